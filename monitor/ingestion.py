@@ -1,0 +1,101 @@
+"""Deciding what a batch of documents adds to the log (pure).
+
+A document whose id is new becomes ``DocumentIngested``; a known id whose
+content hash changed becomes ``DocumentRevised``; a known id with the same
+hash adds nothing. When a source lists the same id twice in one batch, the
+first occurrence wins (feeds list newest first) and the rest count as
+duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from monitor.document import Document
+from monitor.events import DocumentIngested, DocumentRevised, Event, PublishedDate
+
+
+@dataclass(frozen=True, slots=True)
+class Previous:
+    """What the store knows of a document, enough to tell a revision from a repeat."""
+
+    content_hash: str
+    title: str | None = None
+    text: str | None = None
+
+
+@dataclass(slots=True)
+class Plan:
+    events: list[Event] = field(default_factory=list)
+    new: int = 0
+    revised: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    # A new document's stream must not exist yet, so two writers cannot both add it.
+    expected: dict[str, int] = field(default_factory=dict)
+
+
+def plan_documents(
+    documents: Sequence[Document],
+    known: Mapping[str, Previous],
+) -> Plan:
+    """The events ``documents`` add, given what is ``known`` (document_id -> Previous)."""
+    plan = Plan()
+    seen: set[str] = set()
+    for document in documents:
+        if document.document_id in seen:
+            plan.duplicates += 1
+            continue
+        seen.add(document.document_id)
+        previous = known.get(document.document_id)
+        if previous is None:
+            plan.events.append(_ingested(document))
+            plan.expected[f"document:{document.document_id}"] = 0
+            plan.new += 1
+        elif previous.content_hash != document.content_hash:
+            plan.events.append(_revised(document, previous))
+            plan.revised += 1
+        else:
+            plan.unchanged += 1
+    return plan
+
+
+def _published(document: Document) -> PublishedDate:
+    return PublishedDate(**document.published.as_dict())
+
+
+def _ingested(document: Document) -> DocumentIngested:
+    return DocumentIngested(
+        document_id=document.document_id,
+        source=document.source,
+        identity=document.identity,
+        url=document.url,
+        title=document.title,
+        text=document.text,
+        language=document.language,
+        published=_published(document),
+        content_hash=document.content_hash,
+        author=document.author,
+    )
+
+
+def _revised(document: Document, previous: Previous) -> DocumentRevised:
+    changed = []
+    if previous.title is not None and previous.title != document.title:
+        changed.append("title")
+    if previous.text is None or previous.text != document.text:
+        changed.append("text")
+    return DocumentRevised(
+        document_id=document.document_id,
+        source=document.source,
+        changed=changed,
+        url=document.url,
+        title=document.title,
+        text=document.text,
+        language=document.language,
+        published=_published(document),
+        content_hash=document.content_hash,
+        previous_hash=previous.content_hash,
+        author=document.author,
+    )
