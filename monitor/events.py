@@ -181,7 +181,7 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 def upcast(type_name: str, schema_version: int, data: dict[str, Any]) -> dict[str, Any]:
     """``data`` brought from ``schema_version`` to the current version of its type."""
     cls = EVENT_TYPES.get(type_name)
-    if cls is None:
+    if cls is None or schema_version == cls.schema_version:
         return data
     while schema_version < cls.schema_version:
         data = UPCASTERS[(type_name, schema_version)](data)

@@ -16,11 +16,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
 from monitor.event_log import EventLog, StoredEvent, UTCDateTime
+from monitor.store import bulk_write, db_datetime
 
 Row = dict[str, Any]
 
@@ -74,33 +74,53 @@ class CheckpointRow(SQLModel, table=True):
     seq: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
 
 
+# The documents columns that a document event's payload fills, by path into the payload.
+# One table serves both the Python fold and the bulk SQL of a rebuild (BulkCreate), so the
+# two cannot drift apart.
+DOCUMENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "document_id": ("document_id",),
+    "source": ("source",),
+    "url": ("url",),
+    "title": ("title",),
+    "text": ("text",),
+    "language": ("language",),
+    "published": ("published", "value"),
+    "published_precision": ("published", "precision"),
+    "published_origin": ("published", "origin"),
+    "content_hash": ("content_hash",),
+    "author": ("author",),
+}
+INGESTED_FIELDS = DOCUMENT_FIELDS | {"identity": ("identity",)}
+
+
+def _dig(data: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
 def fold_document(row: Row | None, event: StoredEvent) -> Row | None:
     """The documents row after ``event``."""
     data = event.data
-    published = data["published"]
-    values = {
-        "document_id": data["document_id"],
-        "source": data["source"],
-        "url": data["url"],
-        "title": data["title"],
-        "text": data["text"],
-        "language": data["language"],
-        "published": published["value"],
-        "published_precision": published["precision"],
-        "published_origin": published["origin"],
-        "content_hash": data["content_hash"],
-        "author": data.get("author"),
-        "last_seq": event.seq,
-    }
     if event.type == "DocumentIngested" or row is None:
+        values = {column: _dig(data, path) for column, path in INGESTED_FIELDS.items()}
         return values | {
-            "identity": data.get("identity", ""),
             "revisions": 0,
             "first_seq": event.seq,
+            "last_seq": event.seq,
             "ingested_at": event.recorded_at,
             "revised_at": None,
         }
-    return row | values | {"revisions": row["revisions"] + 1, "revised_at": event.recorded_at}
+    values = {column: _dig(data, path) for column, path in DOCUMENT_FIELDS.items()}
+    return (
+        row
+        | values
+        | {
+            "last_seq": event.seq,
+            "revisions": row["revisions"] + 1,
+            "revised_at": event.recorded_at,
+        }
+    )
 
 
 def fold_feed(row: Row | None, event: StoredEvent) -> Row | None:
@@ -165,6 +185,37 @@ def fold_feed(row: Row | None, event: StoredEvent) -> Row | None:
 
 
 @dataclass(frozen=True)
+class BulkCreate:
+    """How a rebuild inserts the rows that one event type creates, in SQL instead of Python.
+
+    Folding 200,000 events in Python costs several times more than letting the database copy
+    them out of the log with its own JSON functions. Only for events that always create a
+    new row (the first event of a stream), so order within the type does not matter.
+    """
+
+    event_type: str
+    fields: dict[str, tuple[str, ...]]
+    # Columns filled from the event row itself, as SQL over the events table.
+    envelope: dict[str, str]
+
+    def statement(self, conn: Connection, table: sa.Table) -> str:
+        sqlite = conn.dialect.name == "sqlite"
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        paths = [
+            f"json_extract(data, '$.{'.'.join(p)}')"
+            if sqlite
+            else f"(data #>> '{{{','.join(p)}}}')"
+            for p in self.fields.values()
+        ]
+        columns = [*self.fields, *self.envelope]
+        return (
+            f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"SELECT {', '.join([*paths, *self.envelope.values()])} FROM events "
+            f"WHERE type = '{self.event_type}' AND seq > {mark} AND seq <= {mark}"
+        )
+
+
+@dataclass(frozen=True)
 class Projection:
     """A table kept up to date by folding the events of ``handles`` into rows keyed by ``key``."""
 
@@ -173,12 +224,18 @@ class Projection:
     handles: frozenset[str]
     key: Callable[[StoredEvent], str]
     fold: Callable[[Row | None, StoredEvent], Row | None]
+    bulk: BulkCreate | None = None
     columns: tuple[str, ...] = field(init=False)
+    datetime_columns: tuple[int, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "columns", tuple(c.name for c in self.table.columns))
+        columns = list(self.table.columns)
+        object.__setattr__(self, "columns", tuple(c.name for c in columns))
+        stamps = tuple(i for i, c in enumerate(columns) if isinstance(c.type, UTCDateTime))
+        object.__setattr__(self, "datetime_columns", stamps)
 
     def apply(self, conn: Connection, events: Sequence[StoredEvent]) -> None:
+        """Fold ``events`` (in ``seq`` order) into the table."""
         mine = [event for event in events if event.type in self.handles]
         if not mine:
             return
@@ -188,9 +245,21 @@ class Projection:
             folded = self.fold(rows.get(key), event)
             if folded is not None:
                 rows[key] = folded
-        _upsert(conn, self.table, [{c: r[c] for c in self.columns} for r in rows.values()])
+        bulk_write(
+            conn,
+            self.table,
+            self.columns,
+            [self._values(conn, row) for row in rows.values()],
+            upsert_key=[c.name for c in self.table.primary_key.columns],
+        )
 
-    def _load(self, conn: Connection, keys: Iterable[str]) -> dict[str, Row]:
+    def _values(self, conn: Connection, row: Row) -> tuple[Any, ...]:
+        values = [row[c] for c in self.columns]
+        for index in self.datetime_columns:
+            values[index] = db_datetime(conn, values[index])
+        return tuple(values)
+
+    def _load(self, conn: Connection, keys: set[str]) -> dict[str, Row]:
         pk = self.table.primary_key.columns.values()[0]
         found: dict[str, Row] = {}
         ordered = sorted(keys)
@@ -199,16 +268,6 @@ class Projection:
             for row in conn.execute(query).mappings():
                 found[row[pk.name]] = dict(row)
         return found
-
-
-def _upsert(conn: Connection, table: sa.Table, rows: list[Row]) -> None:
-    if not rows:
-        return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table)
-    keys = [c.name for c in table.primary_key.columns]
-    update = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
-    conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=update), rows)
 
 
 documents_table: sa.Table = DocumentRow.__table__  # type: ignore[attr-defined]
@@ -222,6 +281,17 @@ PROJECTIONS: tuple[Projection, ...] = (
         handles=frozenset({"DocumentIngested", "DocumentRevised"}),
         key=lambda event: str(event.data["document_id"]),
         fold=fold_document,
+        bulk=BulkCreate(
+            event_type="DocumentIngested",
+            fields=INGESTED_FIELDS,
+            envelope={
+                "revisions": "0",
+                "first_seq": "seq",
+                "last_seq": "seq",
+                "ingested_at": "recorded_at",
+                "revised_at": "NULL",
+            },
+        ),
     ),
     Projection(
         name="feed_state",
@@ -254,30 +324,59 @@ class Projector:
         head = self.log.head(conn)
         if head <= start:
             return 0
-        handled = sorted(set().union(*(p.handles for p in self.projections)))
         read = 0
         batch: list[StoredEvent] = []
-        for event in self.log.read(conn, after=start, types=handled):
+        # No type filter: the scan follows the primary key, where a filter would make SQLite
+        # read the type index and sort; events no projection handles are simply skipped.
+        for event in self.log.read(conn, after=start):
             batch.append(event)
             if len(batch) >= self.batch_size:
                 read += self._apply(conn, batch, checkpoints, progress)
                 batch = []
         read += self._apply(conn, batch, checkpoints, progress)
-        # Later events of other types are covered too: the checkpoint is the log head.
         self._save_checkpoints(conn, {p.name: head for p in self.projections})
         return read
 
     def rebuild(self, conn: Connection, progress: Callable[[int], None] | None = None) -> int:
-        """Drop every projection table and fold the whole log into fresh ones."""
+        """Drop every projection table and fold the whole log into fresh ones.
+
+        Returns the number of events the projections now cover (the log head).
+        """
+        head = self.log.head(conn)
         for projection in self.projections:
             projection.table.drop(conn, checkfirst=True)
-            projection.table.create(conn)
-        conn.execute(
-            sa.delete(checkpoints_table).where(
-                checkpoints_table.c.name.in_([p.name for p in self.projections])
-            )
-        )
-        return self.catch_up(conn, progress)
+            # Secondary indexes are built once at the end: cheaper than maintaining them per row.
+            conn.execute(sa.schema.CreateTable(projection.table))
+            self._rebuild_one(conn, projection, head, progress)
+            for index in projection.table.indexes:
+                index.create(conn)
+        self._save_checkpoints(conn, {p.name: head for p in self.projections})
+        return head
+
+    def _rebuild_one(
+        self,
+        conn: Connection,
+        projection: Projection,
+        head: int,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        handles = set(projection.handles)
+        if projection.bulk is not None:
+            statement = projection.bulk.statement(conn, projection.table)
+            for low in range(0, head, self.batch_size * 10):
+                high = min(low + self.batch_size * 10, head)
+                conn.exec_driver_sql(statement, (low, high))
+                if progress is not None:
+                    progress(high - low)
+            handles.discard(projection.bulk.event_type)
+        # What the bulk insert did not cover (revisions, feed polls) folds in seq order on top.
+        batch: list[StoredEvent] = []
+        for event in self.log.read(conn, types=sorted(handles)):
+            batch.append(event)
+            if len(batch) >= self.batch_size:
+                projection.apply(conn, batch)
+                batch = []
+        projection.apply(conn, batch)
 
     def _apply(
         self,
@@ -298,7 +397,8 @@ class Projector:
         return {name: seq for name, seq in rows}
 
     def _save_checkpoints(self, conn: Connection, values: dict[str, int]) -> None:
-        _upsert(conn, checkpoints_table, [{"name": n, "seq": s} for n, s in values.items()])
+        rows = list(values.items())
+        bulk_write(conn, checkpoints_table, ("name", "seq"), rows, upsert_key=("name",))
 
 
 def known_documents(conn: Connection, document_ids: Iterable[str]) -> dict[str, str]:
