@@ -35,19 +35,35 @@ def workload(count: int) -> list[Event]:
     events: list[Event] = []
     for n in range(count):
         if n % 50 == 49:
-            events.append(FeedPolled(
-                feed=f"feed-{n % 200}", url="http://127.0.0.1/feed.xml", status=200,
-                final_url="http://127.0.0.1/feed.xml", format="rss20", entries=50, new=49,
-                revised=0, unchanged=1, elapsed=0.2, etag=f'"{n}"',
-            ))
+            events.append(
+                FeedPolled(
+                    feed=f"feed-{n % 200}",
+                    url="http://127.0.0.1/feed.xml",
+                    status=200,
+                    final_url="http://127.0.0.1/feed.xml",
+                    format="rss20",
+                    entries=50,
+                    new=49,
+                    revised=0,
+                    unchanged=1,
+                    elapsed=0.2,
+                    etag=f'"{n}"',
+                )
+            )
             continue
-        events.append(DocumentIngested(
-            document_id=f"{n:016x}", source=f"feed-{n % 200}", identity=f"guid:{n}",
-            url=f"https://news.example.org/{n}", title=f"Armenia i Azerbejdżan: rozmowy {n}",
-            text=TEXT[: 700 + n % 100], language="pl",
-            published=PublishedDate(value="2023-10-02T10:00:00Z", precision="second"),
-            content_hash=f"{n:064x}",
-        ))
+        events.append(
+            DocumentIngested(
+                document_id=f"{n:016x}",
+                source=f"feed-{n % 200}",
+                identity=f"guid:{n}",
+                url=f"https://news.example.org/{n}",
+                title=f"Armenia i Azerbejdżan: rozmowy {n}",
+                text=TEXT[: 700 + n % 100],
+                language="pl",
+                published=PublishedDate(value="2023-10-02T10:00:00Z", precision="second"),
+                content_hash=f"{n:064x}",
+            )
+        )
     return events
 
 

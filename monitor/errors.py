@@ -18,6 +18,8 @@ them records them as events and moves on.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MonitorError(Exception):
     """Base class of every error the daemon raises on purpose."""
@@ -58,6 +60,18 @@ class SourceError(MonitorError):
             self.category = category
         self.message = message
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments do not survive the default pickling of exceptions, and these
+        # cross the process pool that parses feeds.
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[SourceError], message: str, state: dict[str, Any]) -> SourceError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class FetchError(SourceError):

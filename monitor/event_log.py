@@ -180,7 +180,8 @@ class EventLog:
     ) -> Iterator[StoredEvent]:
         """Events with ``seq > after`` in ``seq`` order, fetched in bounded batches."""
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        where, params = [f"seq > {mark}"], [after]
+        where: list[str] = [f"seq > {mark}"]
+        params: list[Any] = [after]
         if types:
             where.append(f"type IN ({', '.join(mark for _ in types)})")
             params.extend(types)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from stores import store, store_url  # noqa: F401
 
 from monitor.errors import ConcurrencyError
 from monitor.event_log import EventLog
@@ -28,16 +27,26 @@ FIXTURES = Path(__file__).parent / "fixtures" / "events"
 
 def failed(feed: str = "f", message: str = "boom") -> FeedPollFailed:
     return FeedPollFailed(
-        feed=feed, url="http://127.0.0.1/x", status=None, category="dns", message=message,
+        feed=feed,
+        url="http://127.0.0.1/x",
+        status=None,
+        category="dns",
+        message=message,
         elapsed=0.5,
     )
 
 
 def ingested(doc_id: str, title: str = "Rozmowy Armenii i Azerbejdżanu") -> DocumentIngested:
     return DocumentIngested(
-        document_id=doc_id, source="seeds/a.txt", identity=f"guid:{doc_id}", url=None,
-        title=title, text="Przedstawiciele Armenii i Azerbejdżanu spotkali się.", language="pl",
-        published=PublishedDate(value="2023-10", precision="month"), content_hash="h",
+        document_id=doc_id,
+        source="seeds/a.txt",
+        identity=f"guid:{doc_id}",
+        url=None,
+        title=title,
+        text="Przedstawiciele Armenii i Azerbejdżanu spotkali się.",
+        language="pl",
+        published=PublishedDate(value="2023-10", precision="month"),
+        content_hash="h",
     )
 
 
@@ -51,7 +60,10 @@ def test_append_assigns_increasing_seq_and_per_stream_versions(store: Store) -> 
         rows = list(log.read(conn))
     assert [r.seq for r in rows] == sorted({r.seq for r in rows})
     assert [(r.stream, r.version) for r in rows] == [
-        ("feed:a", 1), ("feed:b", 1), ("feed:a", 2), ("feed:a", 3),
+        ("feed:a", 1),
+        ("feed:b", 1),
+        ("feed:a", 2),
+        ("feed:a", 3),
     ]
     assert len({r.id for r in rows}) == 4
 
@@ -97,7 +109,8 @@ def test_read_filters_by_after_type_stream_and_limit(store: Store) -> None:
         third = everything[2].seq
         assert [e.seq for e in log.read(conn, after=third)] == [e.seq for e in everything[3:]]
         assert [e.type for e in log.read(conn, types=["DocumentIngested"])] == [
-            "DocumentIngested", "DocumentIngested",
+            "DocumentIngested",
+            "DocumentIngested",
         ]
         assert [e.version for e in log.read(conn, stream="feed:a")] == [1, 2]
         assert len(list(log.read(conn, limit=3))) == 3

@@ -9,8 +9,15 @@ from monitor.ingestion import Previous, plan_documents
 
 def doc(doc_id: str, title: str = "T", text: str = "body") -> Document:
     return Document(
-        document_id=doc_id, identity=f"guid:{doc_id}", source="feed", url=None, title=title,
-        text=text, language="en", published=Published("2023", "year"), content_hash=f"{title}|{text}",
+        document_id=doc_id,
+        identity=f"guid:{doc_id}",
+        source="feed",
+        url=None,
+        title=title,
+        text=text,
+        language="en",
+        published=Published("2023", "year"),
+        content_hash=f"{title}|{text}",
     )
 
 

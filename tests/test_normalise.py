@@ -1,7 +1,6 @@
 """Normalisation: text, titles, URLs, languages, dates, identity (all pure)."""
 
 # Turkish and Ukrainian test sentences are meant to hold their own letters.
-# ruff: noqa: RUF001
 
 from __future__ import annotations
 

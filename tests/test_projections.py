@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from stores import store, store_url  # noqa: F401
 
 from monitor.document import Document, Published
 from monitor.event_log import EventLog, StoredEvent
@@ -25,19 +24,37 @@ from monitor.store import Store
 
 def doc(n: int, text: str = "Armenia and Azerbaijan", source: str = "bbc") -> Document:
     return Document(
-        document_id=f"{n:016x}", identity=f"guid:{n}", source=source, url=f"https://e.org/{n}",
-        title=f"Title {n}", text=f"{text} {n}", language="en",
-        published=Published("2023-10-02T10:00:00Z", "second"), content_hash=f"{text}-{n}",
+        document_id=f"{n:016x}",
+        identity=f"guid:{n}",
+        source=source,
+        url=f"https://e.org/{n}",
+        title=f"Title {n}",
+        text=f"{text} {n}",
+        language="en",
+        published=Published("2023-10-02T10:00:00Z", "second"),
+        content_hash=f"{text}-{n}",
     )
 
 
 def polled(feed: str, new: int, etag: str | None = '"v1"') -> Any:
     def summary(plan: Plan) -> list[FeedPolled]:
-        return [FeedPolled(
-            feed=feed, url=f"http://127.0.0.1/{feed}", status=200, final_url=f"http://127.0.0.1/{feed}",
-            format="rss20", entries=new, new=plan.new, revised=plan.revised, unchanged=plan.unchanged,
-            elapsed=0.1, etag=etag, last_modified="Mon, 02 Oct 2023 10:00:00 GMT",
-        )]
+        return [
+            FeedPolled(
+                feed=feed,
+                url=f"http://127.0.0.1/{feed}",
+                status=200,
+                final_url=f"http://127.0.0.1/{feed}",
+                format="rss20",
+                entries=new,
+                new=plan.new,
+                revised=plan.revised,
+                unchanged=plan.unchanged,
+                elapsed=0.1,
+                etag=etag,
+                last_modified="Mon, 02 Oct 2023 10:00:00 GMT",
+            )
+        ]
+
     return summary
 
 
@@ -45,10 +62,18 @@ def snapshot(store: Store) -> dict[str, list[dict[str, Any]]]:
     tables = {"documents": documents_table, "feed_state": feed_state_table}
     with store.reading() as conn:
         result = {
-            name: [dict(r) for r in conn.execute(sa.select(t).order_by(*t.primary_key.columns)).mappings()]
+            name: [
+                dict(r)
+                for r in conn.execute(sa.select(t).order_by(*t.primary_key.columns)).mappings()
+            ]
             for name, t in tables.items()
         }
-        result["checkpoints"] = [dict(r) for r in conn.execute(sa.select(checkpoints_table).order_by(checkpoints_table.c.name)).mappings()]
+        result["checkpoints"] = [
+            dict(r)
+            for r in conn.execute(
+                sa.select(checkpoints_table).order_by(checkpoints_table.c.name)
+            ).mappings()
+        ]
     return result
 
 
@@ -56,12 +81,32 @@ def test_replay_rebuilds_tables_equal_to_the_live_ones(store: Store) -> None:
     ticks = iter(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=i) for i in range(100))
     recorder = Recorder(store, clock=lambda: next(ticks))
     recorder.record([doc(1), doc(2), doc(3)], polled("bbc", 3))
-    recorder.append([FeedPollFailed(feed="tass", url="http://127.0.0.1/tass", status=None,
-                                    category="dns", message="no such host", elapsed=0.0)])
+    recorder.append(
+        [
+            FeedPollFailed(
+                feed="tass",
+                url="http://127.0.0.1/tass",
+                status=None,
+                category="dns",
+                message="no such host",
+                elapsed=0.0,
+            )
+        ]
+    )
     recorder.record([doc(2, "changed"), doc(4)], polled("bbc", 2, etag='"v2"'))
     recorder.append([FeedNotModified(feed="bbc", url="http://127.0.0.1/bbc", elapsed=0.0)])
-    recorder.append([FeedPollFailed(feed="tass", url="http://127.0.0.1/tass", status=503,
-                                    category="http", message="HTTP 503", elapsed=0.0)])
+    recorder.append(
+        [
+            FeedPollFailed(
+                feed="tass",
+                url="http://127.0.0.1/tass",
+                status=503,
+                category="http",
+                message="HTTP 503",
+                elapsed=0.0,
+            )
+        ]
+    )
     recorder.record([doc(5, source="seeds/a.txt")])
     live = snapshot(store)
     assert len(live["documents"]) == 5
@@ -76,8 +121,18 @@ def test_live_projection_values(store: Store) -> None:
     recorder.record([doc(1)], polled("bbc", 1))
     recorder.record([doc(1, "edited")], polled("bbc", 1, etag='"v2"'))
     recorder.append([FeedNotModified(feed="bbc", url="http://127.0.0.1/bbc", elapsed=0.0)])
-    recorder.append([FeedPollFailed(feed="bbc", url="http://127.0.0.1/bbc", status=None,
-                                    category="timeout", message="read timed out", elapsed=20.0)])
+    recorder.append(
+        [
+            FeedPollFailed(
+                feed="bbc",
+                url="http://127.0.0.1/bbc",
+                status=None,
+                category="timeout",
+                message="read timed out",
+                elapsed=20.0,
+            )
+        ]
+    )
     state = snapshot(store)
     (document,) = state["documents"]
     assert document["revisions"] == 1 and document["text"] == "edited 1"
@@ -97,15 +152,28 @@ def test_catch_up_applies_only_what_is_new(store: Store) -> None:
     recorder.record([doc(1)], polled("bbc", 1))
     with store.transaction() as conn:
         assert Projector(EventLog()).catch_up(conn) == 0
-        EventLog().append(conn, [FeedPollFailed(feed="bbc", url="u", status=None, category="dns",
-                                               message="m", elapsed=0.0)])
+        EventLog().append(
+            conn,
+            [
+                FeedPollFailed(
+                    feed="bbc", url="u", status=None, category="dns", message="m", elapsed=0.0
+                )
+            ],
+        )
         assert Projector(EventLog()).catch_up(conn) == 1
     assert snapshot(store)["feed_state"][0]["consecutive_failures"] == 1
 
 
 def stored(type_: str, data: dict[str, Any], seq: int = 1) -> StoredEvent:
-    return StoredEvent(seq=seq, id="x", type=type_, stream="feed:f", version=seq,
-                       recorded_at=datetime(2026, 1, 1, tzinfo=UTC), data=data)
+    return StoredEvent(
+        seq=seq,
+        id="x",
+        type=type_,
+        stream="feed:f",
+        version=seq,
+        recorded_at=datetime(2026, 1, 1, tzinfo=UTC),
+        data=data,
+    )
 
 
 def test_feed_fold_counts_failures_and_resets_on_success() -> None:

@@ -23,12 +23,18 @@ def types(store: Store) -> list[str]:
         return [e.type for e in EventLog().read(conn)]
 
 
-def test_a_bad_file_is_recorded_once_and_the_rest_goes_in(tmp_path: Path, recorder: Recorder) -> None:
+def test_a_bad_file_is_recorded_once_and_the_rest_goes_in(
+    tmp_path: Path, recorder: Recorder
+) -> None:
     folder = tmp_path / "seeds"
     folder.mkdir()
-    (folder / "a.txt").write_text("Armenia i Azerbejdżan rozmawiają o pokoju w Brukseli.", encoding="utf-8")
+    (folder / "a.txt").write_text(
+        "Armenia i Azerbejdżan rozmawiają o pokoju w Brukseli.", encoding="utf-8"
+    )
     (folder / "b.txt").write_bytes(b"\xff\xfe\x00broken")
-    (folder / "c.jsonl").write_text('{"title": "Jeden", "text": "Tekst"}\nnot json\n', encoding="utf-8")
+    (folder / "c.jsonl").write_text(
+        '{"title": "Jeden", "text": "Tekst"}\nnot json\n', encoding="utf-8"
+    )
     report = ingest_seeds(recorder, [folder], base=tmp_path)
     assert report.files == 3
     assert report.new == 2
@@ -44,11 +50,15 @@ def test_a_bad_file_is_recorded_once_and_the_rest_goes_in(tmp_path: Path, record
     assert types(recorder.store).count("SeedFileFailed") == 3  # a changed file fails anew
 
 
-def test_an_edited_seed_is_a_revision_of_the_same_document(tmp_path: Path, recorder: Recorder) -> None:
+def test_an_edited_seed_is_a_revision_of_the_same_document(
+    tmp_path: Path, recorder: Recorder
+) -> None:
     seed = tmp_path / "note.txt"
     seed.write_text("date 2024-05-01 Pierwsza wersja tekstu o Armenii.", encoding="utf-8")
     assert ingest_seeds(recorder, [seed], base=tmp_path).new == 1
-    seed.write_text("date 2024-05-01 Druga wersja tekstu o Armenii i Azerbejdżanie.", encoding="utf-8")
+    seed.write_text(
+        "date 2024-05-01 Druga wersja tekstu o Armenii i Azerbejdżanie.", encoding="utf-8"
+    )
     report = ingest_seeds(recorder, [seed], base=tmp_path)
     assert (report.new, report.revised) == (0, 1)
     with recorder.store.reading() as conn:

@@ -35,7 +35,10 @@ def test_the_shipped_config_loads() -> None:
 
 
 def test_design_example_config_loads(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path, """
+    settings = load_settings(
+        write(
+            tmp_path,
+            """
 [store]
 url = "sqlite:///monitor.db"
 [seeds]
@@ -64,12 +67,16 @@ type = "email"
 to = ["analyst@example.org"]
 smtp_host = "localhost"
 smtp_port = 25
-"""))
+""",
+        )
+    )
     assert settings.feeds[0].interval == 900
     assert [c.type for c in settings.channels] == ["file", "webhook", "email"]
 
 
-def test_relative_paths_are_taken_from_the_config_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_paths_are_taken_from_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir("/")
     settings = load_settings(write(tmp_path, '[seeds]\npaths = ["docs"]\n'))
     assert settings.path(settings.seeds.paths[0]) == tmp_path.resolve() / "docs"
@@ -84,12 +91,18 @@ def test_unknown_key_names_file_path_and_suggestion(tmp_path: Path) -> None:
 
 
 def test_unknown_channel_key_suggests_from_its_own_type(tmp_path: Path) -> None:
-    lines = problems(tmp_path, '[[channels]]\nname = "h"\ntype = "webhook"\nurl = "https://h/"\nsecret = "x"\n')
-    assert any("channels[0].secret: unknown key (did you mean 'secret_env'?)" in line for line in lines)
+    lines = problems(
+        tmp_path, '[[channels]]\nname = "h"\ntype = "webhook"\nurl = "https://h/"\nsecret = "x"\n'
+    )
+    assert any(
+        "channels[0].secret: unknown key (did you mean 'secret_env'?)" in line for line in lines
+    )
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    lines = problems(tmp_path, """
+    lines = problems(
+        tmp_path,
+        """
 [[feeds]]
 name = "a"
 url = "ftp://example.org/feed"
@@ -102,7 +115,8 @@ schedule = "daily 25:00"
 [[channels]]
 name = "c"
 type = "pigeon"
-""")
+""",
+    )
     text = "\n".join(lines)
     assert "feeds[0].url: 'ftp://example.org/feed' is not an http:// or https:// URL" in text
     assert "feeds[0].interval: 'soon' is not a duration" in text
@@ -112,7 +126,9 @@ type = "pigeon"
 
 
 def test_dangling_channel_and_duplicate_names(tmp_path: Path) -> None:
-    lines = problems(tmp_path, """
+    lines = problems(
+        tmp_path,
+        """
 [[feeds]]
 name = "a"
 url = "https://a/"
@@ -126,10 +142,14 @@ channels = ["digest-file"]
 [[channels]]
 name = "digest-files"
 type = "file"
-""")
+""",
+    )
     text = "\n".join(lines)
     assert "feeds[1].name: 'a' is already used by feeds[0]" in text
-    assert "rules[0].channels[0]: no channel named 'digest-file' (did you mean 'digest-files'?)" in text
+    assert (
+        "rules[0].channels[0]: no channel named 'digest-file' (did you mean 'digest-files'?)"
+        in text
+    )
 
 
 def test_invalid_toml_names_line(tmp_path: Path) -> None:
@@ -159,7 +179,15 @@ def test_store_url_from_environment_wins(tmp_path: Path, monkeypatch: pytest.Mon
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("2s", 2), ("15m", 900), ("1h", 3600), ("1d", 86400), ("1h30m", 5400), ("500ms", 0.5), (45, 45)],
+    [
+        ("2s", 2),
+        ("15m", 900),
+        ("1h", 3600),
+        ("1d", 86400),
+        ("1h30m", 5400),
+        ("500ms", 0.5),
+        (45, 45),
+    ],
 )
 def test_durations(text: str | int, seconds: float) -> None:
     assert parse_duration(text) == seconds

@@ -1,0 +1,91 @@
+"""One full cycle of the daemon: seeds in, every feed polled once.
+
+``monitor run --once`` is exactly this. Feed failures are events, not
+errors: the cycle only fails when the program itself cannot work (the
+database is unusable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from monitor.polling import Poller, PollOutcome
+from monitor.recording import Clock, Recorder, utc_now
+from monitor.seeding import SeedReport, ingest_seeds
+from monitor.settings import Settings
+from monitor.store import open_store
+
+
+@dataclass(slots=True)
+class CycleReport:
+    seeds: SeedReport
+    polls: list[PollOutcome] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for poll in self.polls if poll.outcome == outcome)
+
+
+def _warm() -> None:
+    """Load what workers need before forking them, so each does not pay for it again."""
+    from monitor.normalise import detect_language
+
+    detect_language("Warm-up sentence for the language model, long enough to classify.")
+
+
+def _started(_: int) -> int:
+    return os.getpid()
+
+
+@contextlib.contextmanager
+def parse_pool(feeds: int) -> Iterator[Executor | None]:
+    """A process pool for parsing when there is more than one feed and more than one core."""
+    workers = min(os.cpu_count() or 1, feeds)
+    if workers < 2:
+        yield None
+        return
+    _warm()
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
+        # Start every worker now, before the event loop starts any thread: a fork must not
+        # copy a lock that another thread holds.
+        list(pool.map(_started, range(workers)))
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_once(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    on_poll: Callable[[PollOutcome], None] | None = None,
+) -> CycleReport:
+    """Ingest the seeds and poll every enabled feed once."""
+    feeds = [feed for feed in settings.feeds if feed.enabled]
+    # The pool forks before the database is opened: a child must not inherit an open connection.
+    with parse_pool(len(feeds)) as pool:
+        store = open_store(settings.store_url, busy_timeout=settings.store.busy_timeout)
+        try:
+            recorder = Recorder(store, clock=clock)
+            recorder.catch_up()
+            seeds = ingest_seeds(
+                recorder,
+                [settings.path(p) for p in settings.seeds.paths],
+                base=settings.base_dir,
+                max_bytes=settings.seeds.max_bytes,
+            )
+            report = CycleReport(seeds)
+            if feeds:
+                poller = Poller(recorder, settings.fetch, executor=pool, on_outcome=on_poll)
+                report.polls = asyncio.run(poller.poll(feeds))
+            return report
+        finally:
+            store.dispose()

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from feedserver import FeedServer
+from stores import store, store_url  # noqa: F401  (fixtures for every test module)
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    """A fresh HTTP server on 127.0.0.1 for each test (see tests/feedserver.py)."""
+    with FeedServer() as server:
+        yield server
