@@ -19,94 +19,26 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import feedparser
 import pytest
+from corpora import CASES, CORPORA, REAL_FEEDS, Case
 from feedserver import FeedServer
 
 from monitor.errors import FeedMalformed
 from monitor.fetching import FetchLimits, FetchResult, fetch, make_client
 from monitor.parsing import ParsedFeed, parse_feed
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
-REAL_FEEDS = CORPORA / "real-feeds"
-FEED_SUFFIXES = {".xml", ".rdf", ".atom", ".rss", ".json", ".gz"}
 LIMITS = FetchLimits(total_timeout=20)
 SECONDS_PER_FILE = 10.0  # the 2.7 MB Londonist feed takes about 1 s
 
 pytestmark = pytest.mark.skipif(
     not CORPORA.is_dir(), reason=f"shared corpora not found at {CORPORA}"
 )
-
-_COMMENT = re.compile(r"<!--(.*?)-->", re.DOTALL)
-_HEADER = re.compile(r"^Header:\s+([^:]+):(.*)$", re.MULTILINE)
-# Byte patterns that say how the leading comment itself is encoded (XML 1.0 appendix F).
-_SNIFF = (
-    (b"\x00\x00\xfe\xff", "utf-32-be"),
-    (b"\xff\xfe\x00\x00", "utf-32-le"),
-    (b"\x00\x00\x00<", "utf-32-be"),
-    (b"<\x00\x00\x00", "utf-32-le"),
-    (b"\xfe\xff", "utf-16-be"),
-    (b"\xff\xfe", "utf-16-le"),
-    (b"\x00<", "utf-16-be"),
-    (b"<\x00", "utf-16-le"),
-)
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str  # path below the corpora folder, plus " (raw)" for gzip served undeclared
-    body: bytes
-    headers: dict[str, str]
-
-    @property
-    def route(self) -> str:
-        return "/" + self.name.replace(" ", "-")
-
-
-def _text(data: bytes) -> str:
-    for prefix, codec in _SNIFF:
-        if data.startswith(prefix):
-            return data.decode(codec, errors="ignore").lstrip("\ufeff")
-    return data.decode("utf-8", errors="ignore")
-
-
-def _served_headers(path: Path, data: bytes) -> dict[str, str]:
-    if path.suffix == ".json":
-        return {"Content-Type": "application/feed+json"}
-    comment = _COMMENT.search(_text(data[:4000]))
-    headers = {"Content-Type": "text/xml"}  # what feedparser's own suite serves by default
-    for name, value in _HEADER.findall(comment.group(1) if comment else ""):
-        headers = {k: v for k, v in headers.items() if k.lower() != name.strip().lower()}
-        headers[name.strip()] = value.strip()
-    return headers
-
-
-def _cases() -> list[Case]:
-    if not CORPORA.is_dir():
-        return []
-    cases = []
-    for folder in ("feedparser-tests", "real-feeds"):
-        for path in sorted((CORPORA / folder).rglob("*")):
-            if not path.is_file() or path.suffix not in FEED_SUFFIXES:
-                continue
-            name = path.relative_to(CORPORA).as_posix()
-            data = path.read_bytes()
-            headers = _served_headers(path, data)
-            if path.suffix == ".gz":
-                cases.append(Case(f"{name} (raw)", data, headers))
-                headers = {**headers, "Content-Encoding": "gzip"}
-            cases.append(Case(name, data, headers))
-    return cases
-
-
-CASES = _cases()
 
 
 @dataclass
