@@ -60,7 +60,9 @@ class EventRecord(SQLModel, table=True):
     seq: int | None = Field(
         default=None, sa_column=sa.Column(SeqType, primary_key=True, autoincrement=True)
     )
-    id: str = Field(sa_column=sa.Column(sa.String(36), nullable=False, unique=True))
+    # Random UUIDs: a unique index on them would cost a random B-tree insert per event for a
+    # guarantee that uuid4 already gives; seq is the key.
+    id: str = Field(sa_column=sa.Column(sa.String(36), nullable=False))
     type: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     stream: str = Field(sa_column=sa.Column(sa.String(512), nullable=False))
     version: int = Field(nullable=False)

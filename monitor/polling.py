@@ -217,5 +217,6 @@ class Poller:
             elapsed=round(elapsed, 3),
         )
         self.recorder.append([event])
-        log.warning("feed %s: %s: %s", feed.name, error.category, error.message)
+        # INFO, not WARNING: the failure is an event, and `run --once` prints its own summary.
+        log.info("feed %s: %s: %s", feed.name, error.category, error.message)
         return PollOutcome(feed.name, "failed", category=error.category, message=error.message)

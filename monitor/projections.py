@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
-from monitor.event_log import EventLog, StoredEvent, UTCDateTime
+from monitor.event_log import EventLog, StoredEvent, UTCDateTime, events_table
 from monitor.store import bulk_write, db_datetime
 
 Row = dict[str, Any]
@@ -34,7 +34,6 @@ class DocumentRow(SQLModel, table=True):
     identity: str = Field(nullable=False)
     url: str | None = None
     title: str = Field(nullable=False)
-    text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
     language: str = Field(nullable=False, max_length=16)
     published: str = Field(nullable=False, max_length=32)
     published_precision: str = Field(nullable=False, max_length=8)
@@ -43,6 +42,8 @@ class DocumentRow(SQLModel, table=True):
     author: str | None = None
     revisions: int = Field(default=0, nullable=False)
     first_seq: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False, index=True))
+    # The event that holds the current title and text: the text lives in the log only, so the
+    # largest part of a document is stored once (and replays do not copy it).
     last_seq: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
     ingested_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
     revised_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
@@ -82,7 +83,6 @@ DOCUMENT_FIELDS: dict[str, tuple[str, ...]] = {
     "source": ("source",),
     "url": ("url",),
     "title": ("title",),
-    "text": ("text",),
     "language": ("language",),
     "published": ("published", "value"),
     "published_precision": ("published", "precision"),
@@ -411,6 +411,22 @@ def known_documents(conn: Connection, document_ids: Iterable[str]) -> dict[str, 
             column.document_id.in_(ids[start : start + 500])
         )
         found.update({doc_id: digest for doc_id, digest in conn.execute(query)})
+    return found
+
+
+def document_texts(conn: Connection, document_ids: Iterable[str]) -> dict[str, str]:
+    """``document_id -> text`` of the current version, read from the event it came from."""
+    ids = sorted(set(document_ids))
+    found: dict[str, str] = {}
+    docs, events = documents_table.c, events_table.c
+    for start in range(0, len(ids), 500):
+        query = (
+            sa.select(docs.document_id, events.data)
+            .join(events_table, events.seq == docs.last_seq)
+            .where(docs.document_id.in_(ids[start : start + 500]))
+        )
+        for doc_id, data in conn.execute(query):
+            found[doc_id] = str(data["text"])
     return found
 
 

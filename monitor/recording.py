@@ -18,7 +18,7 @@ from monitor.document import Document
 from monitor.event_log import EventLog
 from monitor.events import Event
 from monitor.ingestion import Plan, Previous, plan_documents
-from monitor.projections import Projector, documents_table, known_documents
+from monitor.projections import Projector, document_texts, documents_table, known_documents
 from monitor.store import Store
 
 Clock = Callable[[], datetime]
@@ -80,9 +80,8 @@ def _known(conn: Connection, documents: Sequence[Document]) -> dict[str, Previou
     if changed:
         # Revisions are rare: fetch the old title and text only for them, to name what changed.
         column = documents_table.c
-        query = sa.select(column.document_id, column.title, column.text).where(
-            column.document_id.in_(changed)
-        )
-        for doc_id, title, text in conn.execute(query):
-            known[doc_id] = Previous(hashes[doc_id], title, text)
+        query = sa.select(column.document_id, column.title).where(column.document_id.in_(changed))
+        texts = document_texts(conn, changed)
+        for doc_id, title in conn.execute(query):
+            known[doc_id] = Previous(hashes[doc_id], title, texts.get(doc_id))
     return known
