@@ -18,6 +18,7 @@ import click
 import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from monitor.errors import ConfigError, MonitorError, UsageError
 from monitor.event_log import EventLog, StoredEvent
@@ -117,7 +118,7 @@ def ingest(app: App, paths: tuple[Path, ...]) -> None:
             list(paths),
             base=Path.cwd(),
             max_bytes=app.settings.seeds.max_bytes,
-            on_file=lambda _: advance(1),
+            on_file=lambda _: advance(),
         )
     click.echo(
         f"{report.files} file(s), {report.documents} document(s): {report.new} new, "
@@ -182,6 +183,126 @@ def replay(app: App) -> None:
     click.echo(f"replayed {total} event(s) into every projection")
 
 
+@cli.group()
+def rules() -> None:
+    """Watch rules: list, preview, explain and backfill."""
+
+
+@rules.command("list")
+@pass_app
+def rules_list(app: App) -> None:
+    """The configured rules, with their recorded version and match count."""
+    from monitor.projections import rule_rows
+
+    with app.store() as store, store.reading() as conn:
+        recorded = rule_rows(conn)
+    table = Table(box=None, pad_edge=False)
+    for column in ("rule", "version", "enabled", "schedule", "channels", "matches", "query"):
+        table.add_column(column)
+    for rule in app.settings.rules:
+        row = recorded.get(rule.name, {})
+        version = str(row.get("version", "-"))
+        if row and (row["query"], row["schedule"]) != (rule.query, rule.schedule):
+            version += " (changed: recorded at the next run)"
+        table.add_row(
+            rule.name,
+            version,
+            "yes" if rule.enabled else "no",
+            rule.schedule,
+            ", ".join(rule.channels),
+            str(row.get("matches", 0)),
+            rule.query,
+        )
+    Console(highlight=False).print(table)
+
+
+@rules.command("test")
+@click.argument("query")
+@click.option("--limit", type=click.IntRange(min=1), default=20, help="Print at most N matches.")
+@pass_app
+def rules_test(app: App, query: str, limit: int) -> None:
+    """Run QUERY over every stored document and print what it matches (a backfill preview)."""
+    from monitor.matching import Matcher
+    from monitor.projections import count_documents, stored_documents
+    from monitor.rulebook import lexicon_for
+    from monitor.rules.matcher import RuleSet, compile_query
+
+    lexicon = lexicon_for(app.settings)
+    matcher = Matcher(RuleSet.build([compile_query(query, lexicon, name="test")]), lexicon)
+    shown = total = seen = 0
+    with app.store() as store, store.reading() as conn, _progress("matching") as advance:
+        advance.total(count_documents(conn))
+        for document in stored_documents(conn):
+            seen += 1
+            advance(1)
+            for match in matcher.match(document):
+                total += 1
+                if shown < limit:
+                    shown += 1
+                    _print_match(document, match)
+    click.echo(
+        f"{total} of {seen} stored document(s) match"
+        + (f" ({shown} shown)" if total > shown else "")
+    )
+
+
+@rules.command("explain")
+@click.argument("rule")
+@click.argument("document_id")
+@pass_app
+def rules_explain(app: App, rule: str, document_id: str) -> None:
+    """Why DOCUMENT_ID did or did not match RULE, word by word."""
+    from monitor.projections import stored_documents
+    from monitor.rulebook import lexicon_for
+    from monitor.rules.analysis import analyse
+    from monitor.rules.explain import explain
+    from monitor.rules.matcher import compile_query
+
+    configured = {r.name: r for r in app.settings.rules}
+    if rule not in configured:
+        raise UsageError(f"no rule named {rule!r}; configured: {', '.join(configured) or 'none'}")
+    with app.store() as store, store.reading() as conn:
+        found = list(stored_documents(conn, ids=[document_id]))
+    if not found:
+        raise UsageError(f"no stored document with id {document_id!r} (see 'monitor events')")
+    document = found[0]
+    lexicon = lexicon_for(app.settings)
+    compiled = compile_query(configured[rule].query, lexicon, name=rule)
+    doc = analyse(document.title, document.text, document.language, lexicon)
+    click.echo(f"{rule} on {document_id} ({document.source}): {document.title}")
+    for line in explain(compiled, doc):
+        click.echo(line)
+
+
+@rules.command("backfill")
+@click.argument("rule")
+@click.option(
+    "--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only documents stored since DATE."
+)
+@pass_app
+def rules_backfill(app: App, rule: str, since: Any) -> None:
+    """Record RULE's matches among documents stored before it existed (marked as backfill)."""
+    from monitor.backfill import backfill
+
+    configured = {r.name: r for r in app.settings.rules}
+    if rule not in configured:
+        raise UsageError(f"no rule named {rule!r}; configured: {', '.join(configured) or 'none'}")
+    with app.store() as store, _progress("backfilling") as advance:
+        report = backfill(store, app.settings, rule, since=since, on_document=lambda: advance(1))
+    click.echo(
+        f"{rule}: {report.matched} new match(es) recorded as backfill "
+        f"among {report.documents} document(s); {report.already} already matched"
+    )
+
+
+def _print_match(document: Any, match: Any) -> None:
+    from monitor.rules.snippets import mark
+
+    click.echo(f"{document.document_id}  {document.language}  {document.source}  {document.title}")
+    for snippet in match.snippets:
+        click.echo(f"    {snippet['field']}: {mark(snippet, '[', ']')}")
+
+
 def _event_line(event: StoredEvent) -> str:
     when = event.recorded_at.strftime("%Y-%m-%d %H:%M:%S")
     return f"{event.seq:>8}  {when}  {event.type:<18} {event.stream:<40} {_summary(event.data)}"
@@ -197,16 +318,31 @@ def _summary(data: dict[str, Any]) -> str:
     return str(data.get("status", ""))
 
 
+class _Advance:
+    """Moves a progress bar; does nothing when there is none."""
+
+    def __init__(self, progress: Progress | None = None) -> None:
+        self.progress = progress
+        self.task = progress.add_task("", total=None) if progress else None
+
+    def __call__(self, n: int = 1) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.advance(self.task, n)
+
+    def total(self, total: int) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, total=total)
+
+
 @contextmanager
-def _progress(label: str) -> Iterator[Any]:
+def _progress(label: str) -> Iterator[_Advance]:
     """A progress bar on a terminal; nothing when stderr is a pipe or a file."""
     if not err.is_terminal:
-        yield lambda _n: None
+        yield _Advance()
         return
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task(label, total=None)
-        yield lambda n: progress.advance(task, n)
+        yield _Advance(progress)
 
 
 def main(argv: list[str] | None = None) -> None:

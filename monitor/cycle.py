@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+from monitor.matching import activate
 from monitor.polling import Poller, PollOutcome
 from monitor.recording import Clock, Recorder, utc_now
+from monitor.rulebook import build_matcher, sync_rules
 from monitor.seeding import SeedReport, ingest_seeds
 from monitor.settings import Settings
 from monitor.store import open_store
@@ -34,8 +36,10 @@ class CycleReport:
 def _warm() -> None:
     """Load what workers need before forking them, so each does not pay for it again."""
     from monitor.normalise import detect_language
+    from monitor.rules.lemmas import warm
 
     detect_language("Warm-up sentence for the language model, long enough to classify.")
+    warm()
 
 
 def _started(_: int) -> int:
@@ -68,14 +72,21 @@ def run_once(
     clock: Clock = utc_now,
     on_poll: Callable[[PollOutcome], None] | None = None,
 ) -> CycleReport:
-    """Ingest the seeds and poll every enabled feed once."""
+    """Record rule changes, ingest the seeds and poll every enabled feed once."""
     feeds = [feed for feed in settings.feeds if feed.enabled]
-    # The pool forks before the database is opened: a child must not inherit an open connection.
+    store = open_store(settings.store_url, busy_timeout=settings.store.busy_timeout)
+    try:
+        recorder = Recorder(store, clock=clock)
+        recorder.catch_up()
+        versions = sync_rules(recorder, settings.rules)
+    finally:
+        # Closed before the pool forks: a child must not inherit an open connection.
+        store.dispose()
+    activate(build_matcher(settings, versions))
     with parse_pool(len(feeds)) as pool:
         store = open_store(settings.store_url, busy_timeout=settings.store.busy_timeout)
         try:
             recorder = Recorder(store, clock=clock)
-            recorder.catch_up()
             seeds = ingest_seeds(
                 recorder,
                 [settings.path(p) for p in settings.seeds.paths],

@@ -161,6 +161,61 @@ class SeedFileFailed(Event):
         return f"seed:{self.path}"
 
 
+class RuleDefined(Event):
+    """A rule as configured: first seen, or changed (``version`` counts the definitions)."""
+
+    type_name: ClassVar[str] = "RuleDefined"
+
+    rule: str
+    version: int
+    query: str
+    channels: list[str]
+    schedule: str
+    enabled: bool = True
+
+    @property
+    def stream(self) -> str:
+        return f"rule:{self.rule}"
+
+
+class RuleRemoved(Event):
+    """The rule is no longer in the configuration; its matches stay on record."""
+
+    type_name: ClassVar[str] = "RuleRemoved"
+
+    rule: str
+    version: int
+
+    @property
+    def stream(self) -> str:
+        return f"rule:{self.rule}"
+
+
+class RuleMatched(Event):
+    type_name: ClassVar[str] = "RuleMatched"
+
+    rule: str
+    # The version of the rule's definition (RuleDefined.version) that made the match.
+    rule_version: int
+    document_id: str
+    source: str
+    url: str | None
+    title: str
+    language: str
+    published: PublishedDate
+    # Passages with the hits marked: {"field", "text", "highlights": [[start, end], ...]}.
+    snippets: list[dict[str, Any]]
+    # Which document word matched which rule term, and how:
+    # {"term", "word", "field", "position", "via"}.
+    terms: list[dict[str, Any]]
+    # Recorded by `monitor rules backfill` for a document stored before the rule existed.
+    backfill: bool = False
+
+    @property
+    def stream(self) -> str:
+        return f"rule:{self.rule}"
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type_name: cls
     for cls in (
@@ -170,6 +225,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         FeedNotModified,
         FeedPollFailed,
         SeedFileFailed,
+        RuleDefined,
+        RuleRemoved,
+        RuleMatched,
     )
 }
 

@@ -4,16 +4,20 @@ A document whose id is new becomes ``DocumentIngested``; a known id whose
 content hash changed becomes ``DocumentRevised``; a known id with the same
 hash adds nothing. When a source lists the same id twice in one batch, the
 first occurrence wins (feeds list newest first) and the rest count as
-duplicates.
+duplicates. Each rule a new or revised document matches adds ``RuleMatched``
+right after it, unless that rule already matched the document: a revision
+never matches twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from monitor.document import Document
-from monitor.events import DocumentIngested, DocumentRevised, Event, PublishedDate
+from monitor.events import DocumentIngested, DocumentRevised, Event, PublishedDate, RuleMatched
+from monitor.matching import Match
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,7 @@ class Plan:
     revised: int = 0
     unchanged: int = 0
     duplicates: int = 0
+    matched: int = 0
     # A new document's stream must not exist yet, so two writers cannot both add it.
     expected: dict[str, int] = field(default_factory=dict)
 
@@ -39,9 +44,16 @@ class Plan:
 def plan_documents(
     documents: Sequence[Document],
     known: Mapping[str, Previous],
+    matches: Mapping[str, Sequence[Match]] | None = None,
+    already: AbstractSet[tuple[str, str]] = frozenset(),
 ) -> Plan:
-    """The events ``documents`` add, given what is ``known`` (document_id -> Previous)."""
+    """The events ``documents`` add, given what is ``known`` (document_id -> Previous).
+
+    ``matches`` maps a document id to the rules it matches; ``already`` holds the
+    (rule, document_id) pairs matched before.
+    """
     plan = Plan()
+    matches = matches or {}
     seen: set[str] = set()
     for document in documents:
         if document.document_id in seen:
@@ -58,7 +70,28 @@ def plan_documents(
             plan.revised += 1
         else:
             plan.unchanged += 1
+            continue
+        for match in matches.get(document.document_id, ()):
+            if (match.rule, document.document_id) not in already:
+                plan.events.append(rule_matched(document, match))
+                plan.matched += 1
     return plan
+
+
+def rule_matched(document: Document, match: Match, *, backfill: bool = False) -> RuleMatched:
+    return RuleMatched(
+        rule=match.rule,
+        rule_version=match.rule_version,
+        document_id=document.document_id,
+        source=document.source,
+        url=document.url,
+        title=document.title,
+        language=document.language,
+        published=_published(document),
+        snippets=match.snippets,
+        terms=match.terms,
+        backfill=backfill,
+    )
 
 
 def _published(document: Document) -> PublishedDate:

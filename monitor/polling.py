@@ -26,6 +26,7 @@ from monitor.errors import FetchError, SourceError
 from monitor.events import Event, FeedNotModified, FeedPolled, FeedPollFailed
 from monitor.fetching import FetchLimits, FetchResult, fetch, make_client
 from monitor.ingestion import Plan
+from monitor.matching import Match, active
 from monitor.normalise import normalise_entry
 from monitor.parsing import parse_feed
 from monitor.projections import feed_states
@@ -43,6 +44,7 @@ class PollOutcome:
     revised: int = 0
     category: str | None = None
     message: str | None = None
+    matched: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,8 @@ class Parsed:
     format: str
     warning: str | None
     documents: list[Document]
+    # document_id -> the rules it matches (by the active matcher; empty without rules)
+    matches: dict[str, list[Match]]
 
 
 def parse_and_normalise(
@@ -62,14 +66,19 @@ def parse_and_normalise(
     language: str | None,
     fetched_at: datetime,
 ) -> Parsed:
-    """Parse a feed body and normalise its entries; runs in a worker process."""
+    """Parse a feed body, normalise its entries and match them; runs in a worker process."""
     parsed = parse_feed(body, headers, url)
-    documents = []
+    matcher = active()
+    documents, matches = [], {}
     for entry in parsed.entries:
         if language and not entry.language:
             entry = dataclasses.replace(entry, language=language)
-        documents.append(normalise_entry(entry, source=feed, fetched_at=fetched_at))
-    return Parsed(parsed.format, parsed.warning, documents)
+        document = normalise_entry(entry, source=feed, fetched_at=fetched_at)
+        documents.append(document)
+        found = matcher.match(document) if matcher is not None else []
+        if found:
+            matches[document.document_id] = found
+    return Parsed(parsed.format, parsed.warning, documents, matches)
 
 
 def fetch_limits(settings: FetchSettings) -> FetchLimits:
@@ -183,7 +192,7 @@ class Poller:
                 )
             ]
 
-        recorded = self.recorder.record(parsed.documents, summary)
+        recorded = self.recorder.record(parsed.documents, summary, parsed.matches)
         log.info(
             "feed %s: %d entries, %d new, %d revised",
             feed.name,
@@ -191,7 +200,9 @@ class Poller:
             recorded.new,
             recorded.revised,
         )
-        return PollOutcome(feed.name, "polled", recorded.new, recorded.revised)
+        return PollOutcome(
+            feed.name, "polled", recorded.new, recorded.revised, matched=recorded.matched
+        )
 
     def _not_modified(self, feed: FeedSettings, result: FetchResult, elapsed: float) -> PollOutcome:
         event = FeedNotModified(

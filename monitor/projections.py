@@ -10,15 +10,17 @@ skip one. Every projection can be dropped and rebuilt from the log
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
+from monitor.document import Document, Published
 from monitor.event_log import EventLog, StoredEvent, UTCDateTime, events_table
 from monitor.store import bulk_write, db_datetime
 
@@ -66,6 +68,36 @@ class FeedStateRow(SQLModel, table=True):
     polls: int = Field(default=0, nullable=False)
     documents: int = Field(default=0, nullable=False)
     last_seq: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+
+
+class RuleRow(SQLModel, table=True):
+    __tablename__ = "rules"
+
+    rule: str = Field(primary_key=True, max_length=64)
+    version: int = Field(nullable=False)
+    query: str = Field(nullable=False)
+    channels: list[str] = Field(sa_column=sa.Column(sa.JSON(), nullable=False))
+    schedule: str = Field(nullable=False)
+    enabled: bool = Field(nullable=False)
+    removed: bool = Field(default=False, nullable=False)
+    matches: int = Field(default=0, nullable=False)
+    defined_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    last_seq: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+
+
+class MatchRow(SQLModel, table=True):
+    """One (rule, document) pair that matched: a document matches a rule once."""
+
+    __tablename__ = "matches"
+    __table_args__ = (sa.Index("ix_matches_rule_seq", "rule", "seq"),)
+
+    match_id: str = Field(primary_key=True, max_length=128)  # "<rule>/<document_id>"
+    rule: str = Field(nullable=False, max_length=64)
+    document_id: str = Field(nullable=False, max_length=32)
+    rule_version: int = Field(nullable=False)
+    backfill: bool = Field(nullable=False)
+    seq: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    matched_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
 
 
 class CheckpointRow(SQLModel, table=True):
@@ -184,6 +216,46 @@ def fold_feed(row: Row | None, event: StoredEvent) -> Row | None:
     )
 
 
+def fold_rule(row: Row | None, event: StoredEvent) -> Row | None:
+    """The rules row after a rule event (definitions, removals and the match count)."""
+    data = event.data
+    if event.type == "RuleMatched":
+        return None if row is None else row | {"matches": row["matches"] + 1}
+    if event.type == "RuleRemoved":
+        return None if row is None else row | {"removed": True, "last_seq": event.seq}
+    return {
+        "rule": data["rule"],
+        "version": data["version"],
+        "query": data["query"],
+        "channels": list(data["channels"]),
+        "schedule": data["schedule"],
+        "enabled": data.get("enabled", True),
+        "removed": False,
+        "matches": row["matches"] if row else 0,
+        "defined_at": event.recorded_at,
+        "last_seq": event.seq,
+    }
+
+
+def match_key(rule: str, document_id: str) -> str:
+    return f"{rule}/{document_id}"
+
+
+def fold_match(row: Row | None, event: StoredEvent) -> Row | None:
+    data = event.data
+    if row is not None:
+        return row  # the first match of a (rule, document) pair is the one on record
+    return {
+        "match_id": match_key(data["rule"], data["document_id"]),
+        "rule": data["rule"],
+        "document_id": data["document_id"],
+        "rule_version": data["rule_version"],
+        "backfill": data.get("backfill", False),
+        "seq": event.seq,
+        "matched_at": event.recorded_at,
+    }
+
+
 @dataclass(frozen=True)
 class BulkCreate:
     """How a rebuild inserts the rows that one event type creates, in SQL instead of Python.
@@ -227,12 +299,15 @@ class Projection:
     bulk: BulkCreate | None = None
     columns: tuple[str, ...] = field(init=False)
     datetime_columns: tuple[int, ...] = field(init=False)
+    json_columns: tuple[int, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         columns = list(self.table.columns)
         object.__setattr__(self, "columns", tuple(c.name for c in columns))
         stamps = tuple(i for i, c in enumerate(columns) if isinstance(c.type, UTCDateTime))
         object.__setattr__(self, "datetime_columns", stamps)
+        blobs = tuple(i for i, c in enumerate(columns) if isinstance(c.type, sa.JSON))
+        object.__setattr__(self, "json_columns", blobs)
 
     def apply(self, conn: Connection, events: Sequence[StoredEvent]) -> None:
         """Fold ``events`` (in ``seq`` order) into the table."""
@@ -257,6 +332,8 @@ class Projection:
         values = [row[c] for c in self.columns]
         for index in self.datetime_columns:
             values[index] = db_datetime(conn, values[index])
+        for index in self.json_columns:
+            values[index] = orjson.dumps(values[index]).decode()
         return tuple(values)
 
     def _load(self, conn: Connection, keys: set[str]) -> dict[str, Row]:
@@ -271,6 +348,8 @@ class Projection:
 
 
 documents_table: sa.Table = DocumentRow.__table__  # type: ignore[attr-defined]
+rules_table: sa.Table = RuleRow.__table__  # type: ignore[attr-defined]
+matches_table: sa.Table = MatchRow.__table__  # type: ignore[attr-defined]
 feed_state_table: sa.Table = FeedStateRow.__table__  # type: ignore[attr-defined]
 checkpoints_table: sa.Table = CheckpointRow.__table__  # type: ignore[attr-defined]
 
@@ -299,6 +378,20 @@ PROJECTIONS: tuple[Projection, ...] = (
         handles=frozenset({"FeedPolled", "FeedNotModified", "FeedPollFailed"}),
         key=lambda event: str(event.data["feed"]),
         fold=fold_feed,
+    ),
+    Projection(
+        name="rules",
+        table=rules_table,
+        handles=frozenset({"RuleDefined", "RuleRemoved", "RuleMatched"}),
+        key=lambda event: str(event.data["rule"]),
+        fold=fold_rule,
+    ),
+    Projection(
+        name="matches",
+        table=matches_table,
+        handles=frozenset({"RuleMatched"}),
+        key=lambda event: match_key(event.data["rule"], event.data["document_id"]),
+        fold=fold_match,
     ),
 )
 
@@ -427,6 +520,71 @@ def document_texts(conn: Connection, document_ids: Iterable[str]) -> dict[str, s
         )
         for doc_id, data in conn.execute(query):
             found[doc_id] = str(data["text"])
+    return found
+
+
+def stored_documents(
+    conn: Connection,
+    *,
+    since: datetime | None = None,
+    ids: Iterable[str] | None = None,
+    batch: int = 500,
+) -> Iterator[Document]:
+    """Every stored document in its current version (text from the log), oldest first."""
+    docs, events = documents_table.c, events_table.c
+    last = 0
+    while True:
+        query = (
+            sa.select(documents_table, events.data)
+            .join(events_table, events.seq == docs.last_seq)
+            .where(docs.first_seq > last)
+            .order_by(docs.first_seq)
+            .limit(batch)
+        )
+        if since is not None:
+            query = query.where(docs.ingested_at >= since)
+        if ids is not None:
+            query = query.where(docs.document_id.in_(list(ids)))
+        rows = conn.execute(query).mappings().all()
+        for row in rows:
+            yield Document(
+                document_id=row["document_id"],
+                identity=row["identity"],
+                source=row["source"],
+                url=row["url"],
+                title=row["title"],
+                text=str(row["data"]["text"]),
+                language=row["language"],
+                published=Published(
+                    row["published"], row["published_precision"], row["published_origin"]
+                ),
+                content_hash=row["content_hash"],
+                author=row["author"],
+            )
+        if len(rows) < batch:
+            return
+        last = rows[-1]["first_seq"]
+
+
+def count_documents(conn: Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(documents_table)).scalar() or 0)
+
+
+def rule_rows(conn: Connection) -> dict[str, Row]:
+    """Every rule ever defined (removed ones too), by name."""
+    return {row["rule"]: dict(row) for row in conn.execute(sa.select(rules_table)).mappings()}
+
+
+def matched_pairs(conn: Connection, document_ids: Iterable[str]) -> set[tuple[str, str]]:
+    """The (rule, document_id) pairs already matched among ``document_ids``."""
+    ids = sorted(set(document_ids))
+    found: set[tuple[str, str]] = set()
+    column = matches_table.c
+    for start in range(0, len(ids), 500):
+        query = sa.select(column.rule, column.document_id).where(
+            column.document_id.in_(ids[start : start + 500])
+        )
+        found.update((rule, doc) for rule, doc in conn.execute(query))
     return found
 
 

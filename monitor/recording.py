@@ -7,7 +7,7 @@ or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,7 +18,14 @@ from monitor.document import Document
 from monitor.event_log import EventLog
 from monitor.events import Event
 from monitor.ingestion import Plan, Previous, plan_documents
-from monitor.projections import Projector, document_texts, documents_table, known_documents
+from monitor.matching import Match
+from monitor.projections import (
+    Projector,
+    document_texts,
+    documents_table,
+    known_documents,
+    matched_pairs,
+)
 from monitor.store import Store
 
 Clock = Callable[[], datetime]
@@ -34,6 +41,7 @@ class Recorded:
     revised: int
     unchanged: int
     duplicates: int
+    matched: int = 0
 
 
 class Recorder:
@@ -49,14 +57,20 @@ class Recorder:
         self,
         documents: Sequence[Document],
         summary: Callable[[Plan], Sequence[Event]] = lambda plan: (),
+        matches: Mapping[str, Sequence[Match]] | None = None,
     ) -> Recorded:
-        """Append the events ``documents`` add, then ``summary(plan)`` (e.g. the poll's event)."""
+        """Append the events ``documents`` add, then ``summary(plan)`` (e.g. the poll's event).
+
+        ``matches`` (document_id -> rules it matches) adds the RuleMatched events.
+        """
         with self.store.transaction() as conn:
-            plan = plan_documents(documents, _known(conn, documents))
+            known = _known(conn, documents)
+            already = matched_pairs(conn, known) if matches else set()
+            plan = plan_documents(documents, known, matches, already)
             events = [*plan.events, *summary(plan)]
             self.log.append(conn, events, expected=plan.expected, now=self.clock())
             self.projector.catch_up(conn)
-        return Recorded(plan.new, plan.revised, plan.unchanged, plan.duplicates)
+        return Recorded(plan.new, plan.revised, plan.unchanged, plan.duplicates, plan.matched)
 
     def append(self, events: Sequence[Event]) -> None:
         """Append events that carry no documents, and project them."""

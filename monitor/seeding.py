@@ -15,6 +15,7 @@ from pathlib import Path
 
 from monitor.document import Document
 from monitor.events import SeedFileFailed
+from monitor.matching import active
 from monitor.normalise import normalise_entry
 from monitor.recording import Recorder
 from monitor.seeds import SeedFileError, scan_seeds
@@ -28,6 +29,7 @@ class SeedReport:
     documents: int = 0
     new: int = 0
     revised: int = 0
+    matched: int = 0
     failed: list[SeedFileError] = field(default_factory=list)
 
 
@@ -66,10 +68,15 @@ def ingest_seeds(
 def _flush(recorder: Recorder, pending: list[Document], report: SeedReport) -> None:
     if not pending:
         return
-    recorded = recorder.record(pending)
+    matcher = active()
+    matches = {}
+    if matcher is not None:
+        matches = {d.document_id: found for d in pending if (found := matcher.match(d))}
+    recorded = recorder.record(pending, matches=matches)
     report.documents += len(pending)
     report.new += recorded.new
     report.revised += recorded.revised
+    report.matched += recorded.matched
     pending.clear()
 
 

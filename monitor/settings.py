@@ -31,7 +31,8 @@ from pydantic import (
 )
 
 from monitor.durations import parse_duration, parse_size
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, QueryError
+from monitor.rules.query import parse_query
 from monitor.schedules import parse_schedule
 
 DEFAULT_CONFIG = "config.toml"
@@ -68,12 +69,21 @@ def _check_schedule(value: str) -> str:
     return value
 
 
+def _check_query(value: str) -> str:
+    try:
+        parse_query(value)
+    except QueryError as error:
+        raise ValueError(str(error)) from None
+    return value
+
+
 Name = Annotated[str, AfterValidator(_check_name)]
 EnvName = Annotated[str, AfterValidator(_check_env_name)]
 HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 Schedule = Annotated[str, AfterValidator(_check_schedule)]
+Query = Annotated[str, AfterValidator(_check_query)]
 
 
 class Section(BaseModel):
@@ -129,7 +139,7 @@ class FeedSettings(Section):
 
 class RuleSettings(Section):
     name: Name
-    query: str = Field(min_length=1)
+    query: Query = Field(min_length=1)
     channels: list[Name] = Field(default_factory=list)
     schedule: Schedule = "immediate"
     enabled: bool = True

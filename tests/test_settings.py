@@ -125,6 +125,12 @@ type = "pigeon"
     assert len(lines) >= 4
 
 
+def test_a_bad_query_names_rule_position_and_expectation(tmp_path: Path) -> None:
+    (line,) = problems(tmp_path, '[[rules]]\nname = "r"\nquery = "Armenia AND (Azerbaijan"\n')
+    assert line.startswith(f"{tmp_path / 'config.toml'}: rules[0].query: at ")
+    assert "unclosed '('" in line
+
+
 def test_dangling_channel_and_duplicate_names(tmp_path: Path) -> None:
     lines = problems(
         tmp_path,

@@ -1,0 +1,64 @@
+"""Words as the matcher sees them: tokens, casefolding and diacritic folding (pure).
+
+A token is a run of letters and digits. Apostrophes and hyphens end a token,
+so Turkish ``Ermenistan'a`` yields ``Ermenistan`` (its case suffix becomes a
+token of its own), English ``Armenia's`` yields ``Armenia`` and the compound
+``azersko-ormiańskich`` yields both halves.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_TOKEN = re.compile(r"[^\W_]+")
+# Scripts written without spaces: their words are found as substrings, not tokens.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f]")
+# Letters that NFKD does not take apart but that people drop when typing without diacritics.
+_PLAIN = str.maketrans(
+    {
+        "ł": "l",
+        "ø": "o",
+        "đ": "d",
+        "ß": "ss",
+        "æ": "ae",
+        "œ": "oe",
+        "\u0131": "i",
+        "ð": "d",
+        "þ": "th",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str  # as written
+    start: int  # character offset in its field
+    end: int
+
+
+def tokenize(text: str) -> list[Token]:
+    return [Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+@functools.lru_cache(maxsize=262_144)
+def fold(word: str) -> str:
+    """Casefolded and NFC; Turkish ``İ`` loses the dot that casefolding leaves behind."""
+    return unicodedata.normalize("NFC", word.casefold().replace("\u0307", ""))
+
+
+@functools.lru_cache(maxsize=262_144)
+def strip_diacritics(word: str) -> str:
+    """``fold(word)`` without diacritics: ``Azerbejdżanu`` -> ``azerbejdzanu``."""
+    decomposed = unicodedata.normalize("NFKD", fold(word).translate(_PLAIN))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def has_unspaced_script(text: str) -> bool:
+    return _UNSPACED.search(text) is not None
+
+
+def is_capitalised(word: str) -> bool:
+    return word[:1].isupper()
