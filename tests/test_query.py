@@ -161,6 +161,7 @@ def test_positions_are_character_offsets_of_each_term() -> None:
         ("title:a b", And((Title(W("a")), W("b")))),
         ("NOT title:a b", And((Not(Title(W("a"))), W("b")))),
         ("lang:pl Armenia", And((Lang(frozenset({"pl"})), W("Armenia")))),
+        ("title:Armenia lang:pl", And((Title(W("Armenia")), Lang(frozenset({"pl"}))))),
         ("Armenia lang:(pl OR ru)", And((W("Armenia"), Lang(frozenset({"pl", "ru"}))))),
         ("Armenia lang:(ru OR pl OR ru)", And((W("Armenia"), Lang(frozenset({"pl", "ru"}))))),
         ("Armenia lang:(pl)", And((W("Armenia"), Lang(frozenset({"pl"}))))),

@@ -159,11 +159,32 @@ def _find_unspaced(analysis: Analysis, lexicon: Lexicon, found: dict[str, list[M
         starts = [token.start for token in analysis.tokens[first:last]]
         haystack = text.casefold()
         for form, hit in lexicon.unspaced:
-            index = haystack.find(form)
-            while index >= 0:
+            blocked = _unspaced_exclusions(haystack, lexicon.exclusions.get(hit.concept, ()))
+            for index in _occurrences(haystack, form):
+                if any(low <= index < high for low, high in blocked):
+                    continue  # inside a phrase that names something else
                 token = max(bisect.bisect_right(starts, index) - 1, 0)
                 found[hit.concept].append(Mention(first + token, hit, "form"))
-                index = haystack.find(form, index + len(form))
+
+
+def _occurrences(haystack: str, needle: str) -> list[int]:
+    found, index = [], haystack.find(needle)
+    while index >= 0:
+        found.append(index)
+        index = haystack.find(needle, index + len(needle))
+    return found
+
+
+def _unspaced_exclusions(
+    haystack: str, phrases: tuple[tuple[str, ...], ...]
+) -> list[tuple[int, int]]:
+    """Character spans of exclusion phrases written without spaces ("伊朗东阿塞拜疆省")."""
+    spans: list[tuple[int, int]] = []
+    for phrase in phrases:
+        joined = "".join(phrase)
+        if has_unspaced_script(joined):
+            spans.extend((i, i + len(joined)) for i in _occurrences(haystack, joined))
+    return spans
 
 
 def _stands_for_state(

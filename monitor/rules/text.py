@@ -13,7 +13,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-_TOKEN = re.compile(r"[^\W_]+")
+# Letters and digits, plus the combining marks that \w leaves out (Devanagari vowel signs,
+# Arabic harakat, Hebrew niqqud), which would otherwise split a word in two.
+_MARKS = (
+    "\u0300-\u036f\u0483-\u0489\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7"
+    "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e4\u06e7\u06e8\u06ea-\u06ed"
+    "\u0900-\u0963\u0966-\u0dff\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff"
+)
+_TOKEN = re.compile(rf"(?:[^\W_]|[{_MARKS}])+")
 # Scripts written without spaces: their words are found as substrings, not tokens.
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f]")
 # Letters that NFKD does not take apart but that people drop when typing without diacritics.
@@ -61,4 +68,6 @@ def has_unspaced_script(text: str) -> bool:
 
 
 def is_capitalised(word: str) -> bool:
-    return word[:1].isupper()
+    """Upper case first letter, or a script without case (Arabic, Georgian, Chinese…)."""
+    first = word[:1]
+    return first.isupper() or (first.isalpha() and not first.islower())
