@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -40,6 +41,10 @@ def _warm() -> None:
 
     detect_language("Warm-up sentence for the language model, long enough to classify.")
     warm()
+    # What is loaded now (models, lexicon, compiled rules) lives as long as the process: keep
+    # it out of every garbage collection, and out of the pages a forked worker would copy.
+    gc.collect()
+    gc.freeze()
 
 
 def _started(_: int) -> int:

@@ -54,7 +54,7 @@ def describe_hits(doc: Analysis, hits: list[Hit]) -> list[dict[str, Any]]:
             (hit.term, hit.position),
             {
                 "term": hit.term,
-                "word": doc.tokens[hit.position].text,
+                "word": doc.words[hit.position],
                 "field": doc.field_of(hit.position),
                 "position": hit.position,
                 "via": hit.via,

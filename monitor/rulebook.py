@@ -15,6 +15,7 @@ from monitor.events import Event, RuleDefined, RuleRemoved
 from monitor.matching import Matcher
 from monitor.projections import rule_rows
 from monitor.recording import Recorder
+from monitor.rules.lemmas import configure
 from monitor.rules.lexicon import Lexicon, build_lexicon, default_lexicon
 from monitor.rules.matcher import RuleSet, compile_query
 from monitor.settings import RuleSettings, Settings
@@ -66,7 +67,14 @@ def sync_rules(recorder: Recorder, configured: Sequence[RuleSettings]) -> dict[s
 
 
 def lexicon_for(settings: Settings) -> Lexicon:
-    return build_lexicon(settings.aliases) if settings.aliases else default_lexicon()
+    """The lexicon with the user's aliases; also switches on the configured lemma languages."""
+    changed = configure(frozenset(settings.matching.lemma_languages))
+    if settings.aliases:
+        return build_lexicon(settings.aliases)
+    lexicon = default_lexicon()
+    if changed:
+        lexicon.word_cache.clear()  # it holds lemmas of the previous languages
+    return lexicon
 
 
 def build_matcher(settings: Settings, versions: Mapping[str, int]) -> Matcher:

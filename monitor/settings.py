@@ -137,6 +137,26 @@ class FeedSettings(Section):
     language: str | None = None
 
 
+class MatchingSettings(Section):
+    # Languages whose words are lemmatised for rule matching (ISO 639-1). Each one's
+    # dictionary is built on first use and cached; concepts match in every language anyway.
+    lemma_languages: list[str] = Field(
+        default_factory=lambda: ["en", "pl", "ru", "uk", "de", "fr", "tr", "es", "it", "pt"]
+    )
+
+    @field_validator("lemma_languages")
+    @classmethod
+    def _supported(cls, value: list[str]) -> list[str]:
+        from monitor.rules.lemmas import SUPPORTED
+
+        unknown = sorted(set(value) - SUPPORTED)
+        if unknown:
+            raise ValueError(
+                f"no lemma dictionary for {', '.join(unknown)}; available: {' '.join(sorted(SUPPORTED))}"
+            )
+        return value
+
+
 class RuleSettings(Section):
     name: Name
     query: Query = Field(min_length=1)
@@ -204,6 +224,7 @@ class Settings(Section):
     store: StoreSettings = Field(default_factory=StoreSettings)
     seeds: SeedSettings = Field(default_factory=SeedSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
+    matching: MatchingSettings = Field(default_factory=MatchingSettings)
     feeds: list[FeedSettings] = Field(default_factory=list)
     rules: list[RuleSettings] = Field(default_factory=list)
     channels: list[ChannelSettings] = Field(default_factory=list)

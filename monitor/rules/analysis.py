@@ -17,8 +17,10 @@ checks before they count (see README, "How ambiguous names are decided"):
 from __future__ import annotations
 
 import bisect
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from monitor.rules.lemmas import lemma
 from monitor.rules.lexicon import FormHit, Lexicon
@@ -29,6 +31,7 @@ from monitor.rules.text import (
     is_capitalised,
     strip_diacritics,
     tokenize,
+    words,
 )
 
 CUE_WINDOW = 5
@@ -42,21 +45,85 @@ class Mention:
     via: str  # "form", "diacritics" or "lemma": how the document word was recognised
 
 
+@dataclass(frozen=True, slots=True)
+class WordInfo:
+    """Everything the matcher needs about one folded word in one language (cached)."""
+
+    stripped: str
+    lemma: str | None
+    keys: frozenset[Key]
+    hits: tuple[FormHit, ...]
+    via: str  # how ``hits`` were found: form, diacritics or lemma
+
+
 @dataclass
 class Analysis:
     language: str
     title: str
     text: str
-    tokens: list[Token]
     title_length: int
     folded: list[str]
-    positions: dict[str, list[int]]
-    lemmas: dict[str, str]  # folded token -> lemma (where the language has lemmas)
-    stripped: dict[str, str]
+    info: dict[str, WordInfo]
     mentions: dict[str, list[Mention]] = field(default_factory=dict)
     # Mentions that did not count, and why (for `monitor rules explain`).
     dropped: list[tuple[Mention, str]] = field(default_factory=list)
-    keys: set[Key] = field(default_factory=set)
+    # The hits of each rule term in this document, shared by the rules that use the term.
+    memo: dict[Any, Any] = field(default_factory=dict)
+    _tokens: list[Token] | None = None
+    _positions: dict[str, list[int]] | None = None
+    _scans: int = 0
+    _words: list[str] | None = None
+    _by_lemma: dict[str, list[str]] | None = None
+    _by_stripped: dict[str, list[str]] | None = None
+
+    @property
+    def keys(self) -> set[Key]:
+        """Every presearch key of the document (its words' and its concepts')."""
+        found: set[Key] = set().union(*[details.keys for details in self.info.values()])
+        return found | {("c", concept) for concept in self.mentions}
+
+    @property
+    def positions(self) -> dict[str, list[int]]:
+        """word -> its positions; built on first use, most documents never need all of it."""
+        if self._positions is None:
+            positions: dict[str, list[int]] = {}
+            for index, word in enumerate(self.folded):
+                where = positions.get(word)
+                if where is None:
+                    positions[word] = [index]
+                else:
+                    where.append(index)
+            self._positions = positions
+        return self._positions
+
+    def where(self, word: str) -> list[int]:
+        """The positions of one word: a scan while few words are asked for, then the index."""
+        if self._positions is None and self._scans < 8:
+            self._scans += 1
+            if word not in self.info:
+                return []
+            return [i for i, w in enumerate(self.folded) if w == word]
+        return self.positions.get(word, [])
+
+    @property
+    def words(self) -> list[str]:
+        """Every token as written (title first); read only where case or display matters."""
+        if self._words is None:
+            found = words(self.title) + words(self.text)
+            # Folding splits a word in two only for rare characters; then fold token by token.
+            self._words = found if len(found) == len(self.folded) else self._refold(found)
+        return self._words
+
+    def _refold(self, found: list[str]) -> list[str]:
+        self.folded = [fold(word) for word in found]
+        return found
+
+    @property
+    def tokens(self) -> list[Token]:
+        """Tokens with their character offsets; only snippets and explanations need them."""
+        if self._tokens is None:
+            self._tokens = tokenize(self.title) + tokenize(self.text)
+        return self._tokens
 
     def field_of(self, position: int) -> str:
         return "title" if position < self.title_length else "body"
@@ -64,55 +131,94 @@ class Analysis:
     def same_field(self, a: int, b: int) -> bool:
         return (a < self.title_length) == (b < self.title_length)
 
+    def lemma_of(self, word: str) -> str | None:
+        return self.info[word].lemma
+
+    def stripped_of(self, word: str) -> str:
+        return self.info[word].stripped
+
+    def words_with_lemma(self, root: str) -> list[str]:
+        """Document words (folded) whose lemma is ``root``, other than ``root`` itself."""
+        return self._variants()[0].get(root, [])
+
+    def words_stripped_to(self, plain: str) -> list[str]:
+        """Document words (folded) that read ``plain`` without diacritics."""
+        return self._variants()[1].get(plain, [])
+
+    def _variants(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        # Both indexes in one pass, and only for words whose lemma or plain form differs:
+        # the others are found by their surface form anyway.
+        if self._by_lemma is None or self._by_stripped is None:
+            by_lemma: dict[str, list[str]] = {}
+            by_stripped: dict[str, list[str]] = {}
+            for word, details in self.info.items():
+                if details.lemma is not None and details.lemma != word:
+                    by_lemma.setdefault(details.lemma, []).append(word)
+                if details.stripped != word:
+                    by_stripped.setdefault(details.stripped, []).append(word)
+            self._by_lemma, self._by_stripped = by_lemma, by_stripped
+        return self._by_lemma, self._by_stripped
+
 
 def analyse(title: str, text: str, language: str, lexicon: Lexicon) -> Analysis:
     """Read a document once; every rule is then evaluated against the result."""
-    title_tokens, body_tokens = tokenize(title), tokenize(text)
-    tokens = title_tokens + body_tokens
-    folded = [fold(token.text) for token in tokens]
-    positions: dict[str, list[int]] = defaultdict(list)
-    for index, word in enumerate(folded):
-        positions[word].append(index)
+    folded_title = words(_fold_text(title))
+    folded = folded_title + words(_fold_text(text))
+    cache = lexicon.word_cache.setdefault(language, {})
+    info = {word: cache.get(word) or word_info(lexicon, word, language) for word in set(folded)}
     analysis = Analysis(
         language=language,
         title=title,
         text=text,
-        tokens=tokens,
-        title_length=len(title_tokens),
+        title_length=len(folded_title),
         folded=folded,
-        positions=positions,
-        lemmas={},
-        stripped={},
+        info=info,
     )
-    keys = analysis.keys
-    for word, where in positions.items():
-        plain = strip_diacritics(word)
-        analysis.stripped[word] = plain
-        keys.update((("w", word), ("s", plain), ("p", word[:2]), ("p", word[:3])))
-        root = lemma(word, language)
-        original = tokens[where[0]].text
-        if root == word and original != word:
-            # Dictionaries list proper nouns capitalised: "Azerbejdżanu", not "azerbejdżanu".
-            root = lemma(original, language) or root
-        if root is not None:
-            analysis.lemmas[word] = root
-            keys.add(("w", root))
     _find_mentions(analysis, lexicon)
-    keys.update(("c", concept) for concept in analysis.mentions)
     return analysis
+
+
+def _fold_text(text: str) -> str:
+    """A whole field folded at once (C speed) rather than word by word, as :func:`fold` does."""
+    return unicodedata.normalize("NFC", text.casefold().replace("\u0307", ""))
+
+
+def word_info(lexicon: Lexicon, word: str, language: str) -> WordInfo:
+    """What ``word`` (folded) is in ``language``: cached on the lexicon, words repeat a lot."""
+    cache = lexicon.word_cache.setdefault(language, {})
+    found: WordInfo | None = cache.get(word)
+    if found is not None:
+        return found
+    if len(cache) > 200_000:
+        cache.clear()
+    plain = strip_diacritics(word)
+    root = lemma(word, language)
+    if root == word:
+        # Dictionaries list proper nouns capitalised: "Azerbejdżanu", not "azerbejdżanu".
+        root = lemma(word.capitalize(), language) or root
+    keys = {("w", word), ("p", word[:2]), ("p", word[:3])}
+    if plain != word:
+        keys.add(("s", plain))
+    if root is not None and root != word:
+        keys.add(("w", root))
+    hits, by_stripping = lexicon.lookup(word)
+    via = "diacritics" if by_stripping else "form"
+    if not hits and root is not None:
+        hits, via = lexicon.forms.get(root, ()), "lemma"
+    found = WordInfo(plain, root, frozenset(keys), hits, via)
+    cache[word] = found
+    return found
 
 
 def _find_mentions(analysis: Analysis, lexicon: Lexicon) -> None:
     found: dict[str, list[Mention]] = defaultdict(list)
-    for word, where in analysis.positions.items():
-        hits, by_stripping = lexicon.lookup(word)
-        via = "diacritics" if by_stripping else "form"
-        if not hits and word in analysis.lemmas:
-            hits, via = lexicon.forms.get(analysis.lemmas[word], ()), "lemma"
-        for hit in hits:
-            found[hit.concept].extend(Mention(p, hit, via) for p in where)
+    for word, details in analysis.info.items():
+        for hit in details.hits:
+            found[hit.concept].extend(Mention(p, hit, details.via) for p in analysis.where(word))
     if lexicon.unspaced and has_unspaced_script(analysis.title + analysis.text):
         _find_unspaced(analysis, lexicon, found)
+    if not found:
+        return
     capitals = {
         m.position: concept
         for concept, mentions in found.items()
@@ -141,7 +247,8 @@ def _why_not(
         analysis, lexicon, mention, capitals
     ):
         return "a capital with no cue word or other capital nearby: the city, not the state"
-    phrase = _excluded(analysis, lexicon.exclusions.get(mention.hit.concept, ()), mention.position)
+    index = lexicon.exclusion_index.get(mention.hit.concept, {})
+    phrase = _excluded(analysis, index, mention.position)
     if phrase is not None:
         return f"inside the phrase {' '.join(phrase)!r}, which names something else"
     return None
@@ -191,7 +298,7 @@ def _stands_for_state(
     analysis: Analysis, lexicon: Lexicon, mention: Mention, capitals: dict[int, str]
 ) -> bool:
     position = mention.position
-    if not is_capitalised(analysis.tokens[position].text):
+    if not is_capitalised(analysis.words[position]):
         return False
     low, high = max(position - CUE_WINDOW, 0), position + CUE_WINDOW + 1
     for other in range(low, min(high, len(analysis.folded))):
@@ -205,14 +312,13 @@ def _stands_for_state(
 
 
 def _excluded(
-    analysis: Analysis, phrases: tuple[tuple[str, ...], ...], position: int
+    analysis: Analysis, index: dict[str, list[tuple[tuple[str, ...], int]]], position: int
 ) -> tuple[str, ...] | None:
     folded = analysis.folded
-    for phrase in phrases:
-        for offset in range(len(phrase)):
-            start = position - offset
-            if start >= 0 and tuple(folded[start : start + len(phrase)]) == phrase:
-                return phrase
+    for phrase, offset in index.get(folded[position], ()):
+        start = position - offset
+        if start >= 0 and tuple(folded[start : start + len(phrase)]) == phrase:
+            return phrase
     return None
 
 
@@ -227,7 +333,7 @@ def _false_friend(analysis: Analysis, lexicon: Lexicon, concept: str) -> str | N
 def _has_any(analysis: Analysis, phrases: tuple[tuple[str, ...], ...]) -> bool:
     folded = analysis.folded
     for phrase in phrases:
-        for start in analysis.positions.get(phrase[0], ()) if phrase else ():
+        for start in analysis.where(phrase[0]) if phrase else ():
             if tuple(folded[start : start + len(phrase)]) == phrase:
                 return True
     return False

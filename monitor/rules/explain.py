@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from monitor.rules.analysis import Analysis
-from monitor.rules.lemmas import lemma
 from monitor.rules.matcher import (
     CompiledRule,
     ConceptTerm,
@@ -13,6 +12,7 @@ from monitor.rules.matcher import (
     children,
     describe,
     evaluate,
+    rule_lemma,
 )
 
 
@@ -37,7 +37,7 @@ def _walk(term: Term, doc: Analysis, depth: int, lines: list[str], *, title_only
             lines.append(f"{indent}    the document is in {doc.language!r}")
         return
     for hit in hits or ():
-        word = doc.tokens[hit.position].text
+        word = doc.words[hit.position]
         lines.append(
             f"{indent}    {word!r} ({doc.field_of(hit.position)}, word {hit.position}): {hit.via}"
         )
@@ -51,12 +51,12 @@ def _misses(term: Term, doc: Analysis) -> list[str]:
         if not dropped:
             return ["no form of this concept in the document (any language)"]
         return [
-            f"{doc.tokens[m.position].text!r} ({doc.field_of(m.position)}, word {m.position}) "
+            f"{doc.words[m.position]!r} ({doc.field_of(m.position)}, word {m.position}) "
             f"not counted: {why}"
             for m, why in dropped
         ]
     if isinstance(term, WordTerm):
-        root = lemma(term.folded, doc.language)
+        root = rule_lemma(term.folded, doc.language)
         also = f" nor a word with its lemma {root!r}" if root and root != term.folded else ""
         return [f"no word {term.word!r}{also} in the document"]
     return ["not found in the document"]

@@ -16,8 +16,8 @@ from typing import Any
 from monitor.rules.text import fold
 
 CACHE_ENV = "MONITOR_LEMMA_CACHE"
-# The languages lemmatised; others are matched on surface forms and the lexicon only.
-LANGUAGES = frozenset(
+# Every language simplemma can lemmatise.
+SUPPORTED = frozenset(
     [
         "ar",
         "bg",
@@ -68,8 +68,24 @@ LANGUAGES = frozenset(
         "uk",
     ]
 )
+# Lemmatised by default: each language's dictionary is built on first use (seconds to
+# tens of seconds, a few hundred MB while building), so only the languages a user asks for
+# in ``[matching] lemma_languages`` are; the others match by lexicon, surface and diacritics.
+COMMON = frozenset({"en", "pl", "ru", "uk", "de", "fr", "tr", "es", "it", "pt"})
 _lock = threading.Lock()
 _lemmatizer: Any = None
+_enabled: frozenset[str] = COMMON
+
+
+def configure(languages: frozenset[str]) -> bool:
+    """Lemmatise these languages (those simplemma supports) from now on; True if that changed."""
+    global _enabled
+    wanted = frozenset(languages) & SUPPORTED
+    if wanted == _enabled:
+        return False
+    _enabled = wanted
+    lemma.cache_clear()
+    return True
 
 
 def _load() -> Any:
@@ -81,7 +97,7 @@ def _load() -> Any:
             from simplemma.strategies.dictionaries import TrieDictionaryFactory
 
             factory = TrieDictionaryFactory(
-                cache_max_size=len(LANGUAGES), disk_cache_dir=os.environ.get(CACHE_ENV) or None
+                cache_max_size=len(SUPPORTED), disk_cache_dir=os.environ.get(CACHE_ENV) or None
             )
             strategy = DefaultStrategy(dictionary_factory=factory)
             # Our own cache (below) replaces simplemma's, so its is switched off.
@@ -92,16 +108,16 @@ def _load() -> Any:
 @functools.lru_cache(maxsize=262_144)
 def lemma(word: str, language: str) -> str | None:
     """The folded lemma of ``word`` in ``language``, or None for a language we do not lemmatise."""
-    if language not in LANGUAGES:
+    if language not in _enabled:
         return None
     return fold(str(_load().lemmatize(word, lang=language)))
 
 
-# Loaded up front by the daemon (before it forks its workers); others load on first use.
-COMMON = frozenset({"en", "pl", "ru", "uk", "de", "fr", "tr", "es", "it", "pt"})
+def enabled() -> frozenset[str]:
+    return _enabled
 
 
-def warm(languages: frozenset[str] = COMMON) -> None:
-    """Load (and on first use build) the dictionaries of ``languages`` now."""
-    for language in sorted(languages & LANGUAGES):
+def warm() -> None:
+    """Load (and on first use build) the enabled dictionaries now, before workers fork."""
+    for language in sorted(_enabled):
         lemma("test", language)

@@ -62,8 +62,15 @@ class Lexicon:
     stripped: dict[str, tuple[FormHit, ...]] = field(default_factory=dict)
     unspaced: list[tuple[str, FormHit]] = field(default_factory=list)
     exclusions: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    # concept -> word -> (phrase, index of the word in it): a mention is only checked
+    # against the exclusion phrases that contain its own word.
+    exclusion_index: dict[str, dict[str, list[tuple[tuple[str, ...], int]]]] = field(
+        default_factory=dict
+    )
     false_friends: dict[str, tuple[FalseFriend, ...]] = field(default_factory=dict)
     cues: frozenset[str] = frozenset()
+    # language -> folded word -> analysis.WordInfo, filled as documents are read.
+    word_cache: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def lookup(self, word: str) -> tuple[tuple[FormHit, ...], bool]:
         """The meanings of ``word`` and whether they were found only without diacritics."""
@@ -134,6 +141,12 @@ class _Builder:
             lexicon.forms[form] = hits
             stripped[strip_diacritics(form)].extend(hits)
         lexicon.stripped = {form: tuple(dict.fromkeys(hits)) for form, hits in stripped.items()}
+        for concept, phrases in lexicon.exclusions.items():
+            index: dict[str, list[tuple[tuple[str, ...], int]]] = defaultdict(list)
+            for phrase in phrases:
+                for offset, word in enumerate(phrase):
+                    index[word].append((phrase, offset))
+            lexicon.exclusion_index[concept] = dict(index)
         # Longest first, so that a substring search prefers the longer form.
         lexicon.unspaced.sort(key=lambda item: -len(item[0]))
         return lexicon

@@ -21,14 +21,9 @@ from dataclasses import dataclass, field
 
 from monitor.rules import query as q
 from monitor.rules.analysis import Analysis, Key, Mention
-from monitor.rules.lemmas import lemma
+from monitor.rules.lemmas import enabled, lemma
 from monitor.rules.lexicon import Lexicon
 from monitor.rules.text import fold, strip_diacritics
-
-# A rule word is indexed under its lemma in each of these languages, so that an inflected
-# rule word ("wyborach") still finds documents; a base-form rule word ("wybory") needs none
-# of this, because every document is indexed under its own words' lemmas.
-RULE_LANGUAGES = ("en", "pl", "ru", "uk", "de", "fr", "tr", "es", "it", "pt")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +118,11 @@ def _required_keys(term: Term) -> set[Key] | None:
     if isinstance(term, ConceptTerm):
         return {("c", concept) for concept in term.concepts}
     if isinstance(term, WordTerm):
-        lemmas = {lemma(term.folded, language) for language in RULE_LANGUAGES}
-        return {("w", term.folded), ("s", term.stripped)} | {("w", x) for x in lemmas if x}
+        # Indexed under its lemma in every lemmatised language, so an inflected rule word
+        # ("wyborach") still finds documents; documents are indexed under their lemmas.
+        lemmas = {rule_lemma(term.folded, language) for language in enabled()}
+        stripped = {("s", term.stripped), ("w", term.stripped)}  # doc words with or without marks
+        return {("w", term.folded)} | stripped | {("w", x) for x in lemmas if x}
     if isinstance(term, PhraseTerm):
         return {("w", max(term.words, key=len))}
     if isinstance(term, PrefixTerm):
@@ -142,15 +140,32 @@ def _required_keys(term: Term) -> set[Key] | None:
     return min(required, key=_cost) if required else None
 
 
+def rule_lemma(word: str, language: str) -> str | None:
+    """The lemma of a rule word, unless the lemmatiser cut it down to a stub.
+
+    Greedy affix stripping for a language the word is not in can turn "iniciales" into
+    Turkish "in"; such a lemma would make the rule match every text with "in" in it.
+    """
+    root = lemma(word, language)
+    if root is None or len(root) < max(3, len(word) // 2):
+        return None
+    return root
+
+
 def _cost(keys: set[Key]) -> float:
-    return sum(1.0 if kind == "c" else 4.0 / max(len(value), 1) for kind, value in keys)
+    # Long words are rarer than short ones and prefixes; a concept, with all its forms in
+    # every language, is broader than any one word.
+    return max(2.0 if kind == "c" else 4.0 / max(len(value), 1) for kind, value in keys)
 
 
 def evaluate(term: Term, doc: Analysis, *, title_only: bool = False) -> list[Hit] | None:
     """The hits of ``term`` in ``doc``, or None when it does not match ([] for a filter)."""
     if isinstance(term, Group):
         return _evaluate_group(term, doc, title_only)
-    hits = _term_hits(term, doc)
+    # Many rules share a term ("Armenia"): each is looked up once per document.
+    hits = doc.memo.get(term)
+    if hits is None:
+        hits = doc.memo[term] = _term_hits(term, doc)
     if title_only:
         hits = [h for h in hits if h.position < doc.title_length]
     return hits or None
@@ -163,15 +178,19 @@ def _evaluate_group(term: Group, doc: Analysis, title_only: bool) -> list[Hit] |
         return [] if evaluate(term.children[0], doc, title_only=title_only) is None else None
     if term.op == "title":
         return evaluate(term.children[0], doc, title_only=True)
-    results = [evaluate(child, doc, title_only=title_only) for child in term.children]
     if term.op == "or":
+        results = [evaluate(child, doc, title_only=title_only) for child in term.children]
         matched = [r for r in results if r is not None]
         return [h for r in matched for h in r] if matched else None
-    if any(r is None for r in results):
-        return None
+    required: list[list[Hit]] = []
+    for child in term.children:  # AND and NEAR: stop at the first child that fails
+        result = evaluate(child, doc, title_only=title_only)
+        if result is None:
+            return None
+        required.append(result)
     if term.op == "near":
-        return _near([r for r in results if r is not None], term.distance, doc)
-    return [h for r in results if r is not None for h in r]
+        return _near(required, term.distance, doc)
+    return [h for r in required for h in r]
 
 
 def _near(results: list[list[Hit]], distance: int, doc: Analysis) -> list[Hit] | None:
@@ -207,7 +226,7 @@ def _term_hits(term: Term, doc: Analysis) -> list[Hit]:
         return [
             Hit(term.text, p, "prefix")
             for word, where in doc.positions.items()
-            if word.startswith(term.stem) or doc.stripped[word].startswith(term.stripped)
+            if word.startswith(term.stem) or doc.stripped_of(word).startswith(term.stripped)
             for p in where
         ]
     return []
@@ -227,22 +246,27 @@ def _concept_via(term: ConceptTerm, mention: Mention, doc: Analysis) -> str:
 
 
 def _word_hits(term: WordTerm, doc: Analysis) -> list[Hit]:
-    hits = [Hit(term.word, p, "surface") for p in doc.positions.get(term.folded, ())]
-    root = lemma(term.folded, doc.language)
-    for word, where in doc.positions.items():
-        if word == term.folded:
-            continue
-        if root is not None and doc.lemmas.get(word) == root:
-            hits.extend(Hit(term.word, p, "lemma") for p in where)
-        elif doc.stripped[word] == term.stripped:
-            hits.extend(Hit(term.word, p, "diacritics") for p in where)
+    hits = [Hit(term.word, p, "surface") for p in doc.where(term.folded)]
+    root = rule_lemma(term.folded, doc.language)
+    seen = {term.folded}
+    lemma_forms = doc.words_with_lemma(root) if root is not None else []
+    if root is not None and root != term.folded and root in doc.info:
+        lemma_forms = [root, *lemma_forms]  # the rule word inflected, the document's in base form
+    for via, found in (
+        ("lemma", lemma_forms),
+        ("diacritics", doc.words_stripped_to(term.stripped)),
+    ):
+        for word in found:
+            if word not in seen:
+                seen.add(word)
+                hits.extend(Hit(term.word, p, via) for p in doc.where(word))
     return sorted(hits, key=lambda h: h.position)
 
 
 def _phrase_hits(term: PhraseTerm, doc: Analysis) -> list[Hit]:
     size, folded = len(term.words), doc.folded
     hits: list[Hit] = []
-    for start in doc.positions.get(term.words[0], ()):
+    for start in doc.where(term.words[0]):
         end = start + size - 1
         if tuple(folded[start : start + size]) == term.words and doc.same_field(start, end):
             hits.extend(Hit(term.text, p, "phrase") for p in range(start, start + size))
@@ -255,7 +279,9 @@ class RuleSet:
 
     rules: list[CompiledRule] = field(default_factory=list)
     index: dict[Key, list[int]] = field(default_factory=dict)
+    indexed: frozenset[Key] = frozenset()
     always: list[int] = field(default_factory=list)
+    word_rules: dict[str, dict[str, tuple[int, ...]]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, rules: Iterable[CompiledRule]) -> RuleSet:
@@ -268,16 +294,29 @@ class RuleSet:
                 for key in rule.keys:
                     index[key].append(number)
         ruleset.index = dict(index)
+        ruleset.indexed = frozenset(index)
         return ruleset
 
     def candidates(self, doc: Analysis) -> list[CompiledRule]:
-        index = self.index
         numbers = set(self.always)
-        for key in doc.keys:
-            found = index.get(key)
-            if found is not None:
+        # Which rules a word can trigger is worked out once per word and language, then
+        # remembered: documents share most of their words.
+        cache = self.word_rules.setdefault(doc.language, {})
+        if len(cache) > 200_000:
+            cache.clear()
+        for word, details in doc.info.items():
+            found = cache.get(word)
+            if found is None:
+                found = cache[word] = self._rules_for(details.keys)
+            if found:
                 numbers.update(found)
+        for concept in doc.mentions:
+            numbers.update(self.index.get(("c", concept), ()))
         return [self.rules[n] for n in sorted(numbers)]
+
+    def _rules_for(self, keys: frozenset[Key]) -> tuple[int, ...]:
+        index = self.index
+        return tuple(sorted({n for key in keys & self.indexed for n in index[key]}))
 
     def match(self, doc: Analysis) -> list[tuple[CompiledRule, list[Hit]]]:
         """The rules ``doc`` matches, each with its hits."""

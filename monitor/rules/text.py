@@ -20,7 +20,8 @@ _MARKS = (
     "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e4\u06e7\u06e8\u06ea-\u06ed"
     "\u0900-\u0963\u0966-\u0dff\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff"
 )
-_TOKEN = re.compile(rf"(?:[^\W_]|[{_MARKS}])+")
+_TOKEN = re.compile(rf"[\w{_MARKS}]+")  # twice as fast as an alternation; "_" handled below
+_TOKEN_NO_UNDERSCORE = re.compile(rf"(?:[^\W_]|[{_MARKS}])+")
 # Scripts written without spaces: their words are found as substrings, not tokens.
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f]")
 # Letters that NFKD does not take apart but that people drop when typing without diacritics.
@@ -46,8 +47,18 @@ class Token:
     end: int
 
 
+def _pattern(text: str) -> re.Pattern[str]:
+    # An underscore is a word character to \w but not a letter to us.
+    return _TOKEN_NO_UNDERSCORE if "_" in text else _TOKEN
+
+
+def words(text: str) -> list[str]:
+    """The tokens' text only: what matching needs, several times faster than :func:`tokenize`."""
+    return _pattern(text).findall(text)
+
+
 def tokenize(text: str) -> list[Token]:
-    return [Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    return [Token(m.group(), m.start(), m.end()) for m in _pattern(text).finditer(text)]
 
 
 @functools.lru_cache(maxsize=262_144)
