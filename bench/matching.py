@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import json
+import os
 import random
 import re
 import resource

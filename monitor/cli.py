@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from monitor.errors import ConfigError, MonitorError, UsageError
+from monitor.errors import ConfigError, MonitorError, QueryError, UsageError
 from monitor.event_log import EventLog, StoredEvent
 from monitor.events import EVENT_TYPES
 from monitor.settings import Settings, config_path, load_settings
@@ -362,6 +362,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except UsageError as error:
         click.echo(f"monitor: {error}", err=True)
+        sys.exit(2)
+    except QueryError as error:
+        click.echo(f"monitor: bad query: {error}", err=True)
         sys.exit(2)
     except MonitorError as error:
         click.echo(f"monitor: {error}", err=True)

@@ -18,13 +18,28 @@ CONCEPTS = [
         "id": "armenia",
         "kind": "country",
         "languages": {
-            "en": {"names": ["Armenia"], "demonyms": ["Armenian", "Armenians"], "adjectives": ["Armenian"], "capital": ["Yerevan"]},
-            "pl": {"names": ["Armenia", "Armenii", "Armenię"], "demonyms": ["Ormianie", "Ormian"], "adjectives": ["ormiański"], "compounds": ["ormiańsko"], "capital": ["Erywań", "Erywaniu"]},
+            "en": {
+                "names": ["Armenia"],
+                "demonyms": ["Armenian", "Armenians"],
+                "adjectives": ["Armenian"],
+                "capital": ["Yerevan"],
+            },
+            "pl": {
+                "names": ["Armenia", "Armenii", "Armenię"],
+                "demonyms": ["Ormianie", "Ormian"],
+                "adjectives": ["ormiański"],
+                "compounds": ["ormiańsko"],
+                "capital": ["Erywań", "Erywaniu"],
+            },
             "es": {"names": ["Armenia"], "demonyms": ["armenios"]},
             "zh": {"names": ["亚美尼亚"]},
         },
         "false_friends": [
-            {"description": "Armenia, a city in Quindío, Colombia", "context": ["Quindío", "Colombia"], "unless": ["Ereván", "Yerevan"]}
+            {
+                "description": "Armenia, a city in Quindío, Colombia",
+                "context": ["Quindío", "Colombia"],
+                "unless": ["Ereván", "Yerevan"],
+            }
         ],
     },
     {
@@ -32,13 +47,28 @@ CONCEPTS = [
         "kind": "country",
         "languages": {
             "en": {"names": ["Azerbaijan"], "adjectives": ["Azerbaijani"], "capital": ["Baku"]},
-            "pl": {"names": ["Azerbejdżan", "Azerbejdżanu"], "adjectives": ["azerski"], "compounds": ["azersko"], "capital": ["Baku"]},
+            "pl": {
+                "names": ["Azerbejdżan", "Azerbejdżanu"],
+                "adjectives": ["azerski"],
+                "compounds": ["azersko"],
+                "capital": ["Baku"],
+            },
             "ru": {"names": ["Азербайджан", "Азербайджана"]},
         },
-        "exclusions": [{"description": "Iranian provinces", "phrases": ["East Azerbaijan", "West Azerbaijan", "Azerbejdżan Wschodni"]}],
+        "exclusions": [
+            {
+                "description": "Iranian provinces",
+                "phrases": ["East Azerbaijan", "West Azerbaijan", "Azerbejdżan Wschodni"],
+            }
+        ],
     },
 ]
-CUES = {"languages": {"en": {"cues": ["says", "said", "authorities", "accuses"]}, "pl": {"cues": ["władze"]}}}
+CUES = {
+    "languages": {
+        "en": {"cues": ["says", "said", "authorities", "accuses"]},
+        "pl": {"cues": ["władze"]},
+    }
+}
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +88,12 @@ def matches(lexicon: Lexicon, query: str, text: str, title: str = "", language: 
 @pytest.mark.parametrize(
     ("query", "text", "language", "expected"),
     [
-        ("Armenia AND Azerbaijan", "Przedstawiciele Armenii i Azerbejdżanu spotkali się.", "pl", True),
+        (
+            "Armenia AND Azerbaijan",
+            "Przedstawiciele Armenii i Azerbejdżanu spotkali się.",
+            "pl",
+            True,
+        ),
         ("Armenia AND Azerbaijan", "Inwazja Azerbejdżanu na Armenię.", "pl", True),
         ("Armenia AND Azerbaijan", "Only Armenia is named here.", "en", False),
         ("Armenia", "Ormianie protestowali.", "pl", True),
@@ -82,15 +117,21 @@ def test_capital_counts_for_the_state_only_with_a_cue(lexicon: Lexicon) -> None:
     assert matches(lexicon, "Azerbaijan", "Baku said the talks would resume.")
     assert matches(lexicon, "Azerbaijan AND Armenia", "Yerevan accuses Baku of shelling.")
     assert not matches(lexicon, "Azerbaijan", "The chess World Cup is held in Baku this year.")
-    assert not matches(lexicon, "Azerbaijan", "Kierowca zatankował do pełna baku samochodu.", language="pl")
+    assert not matches(
+        lexicon, "Azerbaijan", "Kierowca zatankował do pełna baku samochodu.", language="pl"
+    )
     assert matches(lexicon, "Armenia", "Tak uważają władze w Erywaniu.", language="pl")
 
 
 def test_exclusions_and_false_friends(lexicon: Lexicon) -> None:
     assert not matches(lexicon, "Azerbaijan", "Tabriz is the capital of East Azerbaijan province.")
     assert matches(lexicon, "Azerbaijan", "East Azerbaijan borders the Republic of Azerbaijan.")
-    assert not matches(lexicon, "Armenia", "Armenia, Quindío, es una ciudad de Colombia.", language="es")
-    assert matches(lexicon, "Armenia", "Armenia, en Colombia, y Ereván, capital de Armenia.", language="es")
+    assert not matches(
+        lexicon, "Armenia", "Armenia, Quindío, es una ciudad de Colombia.", language="es"
+    )
+    assert matches(
+        lexicon, "Armenia", "Armenia, en Colombia, y Ereván, capital de Armenia.", language="es"
+    )
 
 
 def test_words_phrases_prefixes_and_lemmas(lexicon: Lexicon) -> None:
@@ -126,11 +167,19 @@ def test_presearch_only_evaluates_rules_that_could_match(lexicon: Lexicon) -> No
 
 
 def test_matcher_gives_terms_and_marked_snippets(lexicon: Lexicon) -> None:
-    ruleset = RuleSet.build([compile_query("Armenia AND Azerbaijan", lexicon, name="aa", version=3)])
+    ruleset = RuleSet.build(
+        [compile_query("Armenia AND Azerbaijan", lexicon, name="aa", version=3)]
+    )
     document = Document(
-        document_id="d1", identity="guid:1", source="s", url=None,
-        title="Rozmowy Armenii i Azerbejdżanu", text="Długi tekst. " * 20 + "Ormianie protestowali.",
-        language="pl", published=Published("2023", "year"), content_hash="h",
+        document_id="d1",
+        identity="guid:1",
+        source="s",
+        url=None,
+        title="Rozmowy Armenii i Azerbejdżanu",
+        text="Długi tekst. " * 20 + "Ormianie protestowali.",
+        language="pl",
+        published=Published("2023", "year"),
+        content_hash="h",
     )
     (match,) = Matcher(ruleset, lexicon).match(document)
     assert match.rule == "aa" and match.rule_version == 3

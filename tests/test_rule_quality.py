@@ -47,7 +47,9 @@ class Score:
 
 
 def load(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def score(items: list[dict[str, Any]], query: str) -> tuple[Score, list[str]]:

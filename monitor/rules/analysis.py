@@ -205,9 +205,25 @@ def word_info(lexicon: Lexicon, word: str, language: str) -> WordInfo:
     via = "diacritics" if by_stripping else "form"
     if not hits and root is not None:
         hits, via = lexicon.forms.get(root, ()), "lemma"
-    found = WordInfo(plain, root, frozenset(keys), hits, via)
+    found = WordInfo(plain, root, frozenset(keys), _best_hits(hits, language), via)
     cache[word] = found
     return found
+
+
+_CATEGORY_ORDER = {"name": 0, "demonym": 1, "adjective": 2, "compound": 3, "alias": 4, "capital": 5}
+
+
+def _best_hits(hits: tuple[FormHit, ...], language: str) -> tuple[FormHit, ...]:
+    """One meaning per concept: the one in the document's language first ("Armenii" is the
+    Polish genitive of Armenia before it is the Romanian for "the Armenians")."""
+    ranked = sorted(
+        hits,
+        key=lambda h: (language not in h.languages, _CATEGORY_ORDER.get(h.category, 9)),
+    )
+    best: dict[str, FormHit] = {}
+    for hit in ranked:
+        best.setdefault(hit.concept, hit)
+    return tuple(best.values())
 
 
 def _find_mentions(analysis: Analysis, lexicon: Lexicon) -> None:
