@@ -36,11 +36,14 @@ class CycleReport:
 
 def _warm() -> None:
     """Load what workers need before forking them, so each does not pay for it again."""
+    from monitor.matching import active
     from monitor.normalise import detect_language
     from monitor.rules.lemmas import warm
 
     detect_language("Warm-up sentence for the language model, long enough to classify.")
-    warm()
+    matcher = active()
+    if matcher is not None and matcher.ruleset.rules:
+        warm()  # lemma dictionaries, only when there are rules to match
     # What is loaded now (models, lexicon, compiled rules) lives as long as the process: keep
     # it out of every garbage collection, and out of the pages a forked worker would copy.
     gc.collect()

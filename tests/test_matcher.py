@@ -70,6 +70,10 @@ CUES = {
     }
 }
 
+# On a machine that has never built the lemma dictionaries, the first test builds them
+# (tens of seconds per language); after that they load from the cache in milliseconds.
+pytestmark = pytest.mark.timeout(900)
+
 
 @pytest.fixture(scope="module")
 def lexicon() -> Lexicon:

@@ -30,6 +30,10 @@ QUERIES = {
     "Armenia AND Azerbaijan": lambda item: item["armenia"] and item["azerbaijan"],
 }
 
+# On a machine that has never built the lemma dictionaries, the first test builds them
+# (tens of seconds per language); after that they load from the cache in milliseconds.
+pytestmark = pytest.mark.timeout(900)
+
 
 @dataclass
 class Score:

@@ -24,6 +24,10 @@ FEED = """<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><tit
 <description>Morgen wird es in Berlin sonnig und warm.</description></item>
 </channel></rss>"""
 
+# On a machine that has never built the lemma dictionaries, the first test builds them
+# (tens of seconds per language); after that they load from the cache in milliseconds.
+pytestmark = pytest.mark.timeout(900)
+
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     try:
