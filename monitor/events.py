@@ -45,12 +45,11 @@ class PublishedDate(BaseModel):
     origin: str = "source"
 
 
-class DocumentIngested(Event):
-    type_name: ClassVar[str] = "DocumentIngested"
+class DocumentEvent(Event):
+    """What every document event carries: the document as it now reads."""
 
     document_id: str
     source: str
-    identity: str
     url: str | None
     title: str
     text: str
@@ -64,27 +63,21 @@ class DocumentIngested(Event):
         return f"document:{self.document_id}"
 
 
-class DocumentRevised(Event):
+class DocumentIngested(DocumentEvent):
+    type_name: ClassVar[str] = "DocumentIngested"
+
+    # How the id was derived: "guid:…", "url:…" or "hash:…".
+    identity: str
+
+
+class DocumentRevised(DocumentEvent):
     """The same document (same id) arrived with a different title or text."""
 
     type_name: ClassVar[str] = "DocumentRevised"
 
-    document_id: str
-    source: str
     # The fields whose values differ from the previous version, e.g. ["title", "text"].
     changed: list[str]
-    url: str | None
-    title: str
-    text: str
-    language: str
-    published: PublishedDate
-    content_hash: str
     previous_hash: str
-    author: str | None = None
-
-    @property
-    def stream(self) -> str:
-        return f"document:{self.document_id}"
 
 
 class FeedPolled(Event):

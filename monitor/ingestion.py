@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from typing import Any
 
 from monitor.document import Document
 from monitor.events import DocumentIngested, DocumentRevised, Event, PublishedDate, RuleMatched
@@ -98,19 +99,23 @@ def _published(document: Document) -> PublishedDate:
     return PublishedDate(**document.published.as_dict())
 
 
+def _fields(document: Document) -> dict[str, Any]:
+    """The document's fields that every document event carries."""
+    return {
+        "document_id": document.document_id,
+        "source": document.source,
+        "url": document.url,
+        "title": document.title,
+        "text": document.text,
+        "language": document.language,
+        "published": _published(document),
+        "content_hash": document.content_hash,
+        "author": document.author,
+    }
+
+
 def _ingested(document: Document) -> DocumentIngested:
-    return DocumentIngested(
-        document_id=document.document_id,
-        source=document.source,
-        identity=document.identity,
-        url=document.url,
-        title=document.title,
-        text=document.text,
-        language=document.language,
-        published=_published(document),
-        content_hash=document.content_hash,
-        author=document.author,
-    )
+    return DocumentIngested(**_fields(document), identity=document.identity)
 
 
 def _revised(document: Document, previous: Previous) -> DocumentRevised:
@@ -120,15 +125,5 @@ def _revised(document: Document, previous: Previous) -> DocumentRevised:
     if previous.text is None or previous.text != document.text:
         changed.append("text")
     return DocumentRevised(
-        document_id=document.document_id,
-        source=document.source,
-        changed=changed,
-        url=document.url,
-        title=document.title,
-        text=document.text,
-        language=document.language,
-        published=_published(document),
-        content_hash=document.content_hash,
-        previous_hash=previous.content_hash,
-        author=document.author,
+        **_fields(document), changed=changed, previous_hash=previous.content_hash
     )
