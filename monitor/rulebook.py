@@ -74,6 +74,7 @@ def lexicon_for(settings: Settings) -> Lexicon:
     lexicon = default_lexicon()
     if changed:
         lexicon.word_cache.clear()  # it holds lemmas of the previous languages
+        lexicon.lemma_forms.clear()
     return lexicon
 
 

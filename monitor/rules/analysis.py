@@ -64,6 +64,7 @@ class Analysis:
     title_length: int
     folded: list[str]
     info: dict[str, WordInfo]
+    lexicon: Lexicon = field(repr=False)
     mentions: dict[str, list[Mention]] = field(default_factory=dict)
     # Mentions that did not count, and why (for `monitor rules explain`).
     dropped: list[tuple[Mention, str]] = field(default_factory=list)
@@ -71,10 +72,7 @@ class Analysis:
     memo: dict[Any, Any] = field(default_factory=dict)
     _tokens: list[Token] | None = None
     _positions: dict[str, list[int]] | None = None
-    _scans: int = 0
     _words: list[str] | None = None
-    _by_lemma: dict[str, list[str]] | None = None
-    _by_stripped: dict[str, list[str]] | None = None
 
     @property
     def keys(self) -> set[Key]:
@@ -97,13 +95,10 @@ class Analysis:
         return self._positions
 
     def where(self, word: str) -> list[int]:
-        """The positions of one word: a scan while few words are asked for, then the index."""
-        if self._positions is None and self._scans < 8:
-            self._scans += 1
-            if word not in self.info:
-                return []
-            return [i for i, w in enumerate(self.folded) if w == word]
-        return self.positions.get(word, [])
+        """The positions of one word (the index is built on the first question)."""
+        if word not in self.info:
+            return []
+        return self.positions[word]
 
     @property
     def words(self) -> list[str]:
@@ -139,25 +134,12 @@ class Analysis:
 
     def words_with_lemma(self, root: str) -> list[str]:
         """Document words (folded) whose lemma is ``root``, other than ``root`` itself."""
-        return self._variants()[0].get(root, [])
+        seen = self.lexicon.lemma_forms.get(self.language, {}).get(root, ())
+        return [word for word in seen if word in self.info]
 
     def words_stripped_to(self, plain: str) -> list[str]:
         """Document words (folded) that read ``plain`` without diacritics."""
-        return self._variants()[1].get(plain, [])
-
-    def _variants(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-        # Both indexes in one pass, and only for words whose lemma or plain form differs:
-        # the others are found by their surface form anyway.
-        if self._by_lemma is None or self._by_stripped is None:
-            by_lemma: dict[str, list[str]] = {}
-            by_stripped: dict[str, list[str]] = {}
-            for word, details in self.info.items():
-                if details.lemma is not None and details.lemma != word:
-                    by_lemma.setdefault(details.lemma, []).append(word)
-                if details.stripped != word:
-                    by_stripped.setdefault(details.stripped, []).append(word)
-            self._by_lemma, self._by_stripped = by_lemma, by_stripped
-        return self._by_lemma, self._by_stripped
+        return [word for word in self.lexicon.plain_forms.get(plain, ()) if word in self.info]
 
 
 def analyse(title: str, text: str, language: str, lexicon: Lexicon) -> Analysis:
@@ -173,6 +155,7 @@ def analyse(title: str, text: str, language: str, lexicon: Lexicon) -> Analysis:
         title_length=len(folded_title),
         folded=folded,
         info=info,
+        lexicon=lexicon,
     )
     _find_mentions(analysis, lexicon)
     return analysis
@@ -191,6 +174,8 @@ def word_info(lexicon: Lexicon, word: str, language: str) -> WordInfo:
         return found
     if len(cache) > 200_000:
         cache.clear()
+        lexicon.lemma_forms.pop(language, None)
+        lexicon.plain_forms.clear()
     plain = strip_diacritics(word)
     root = lemma(word, language)
     if root == word:
@@ -207,6 +192,12 @@ def word_info(lexicon: Lexicon, word: str, language: str) -> WordInfo:
         hits, via = lexicon.forms.get(root, ()), "lemma"
     found = WordInfo(plain, root, frozenset(keys), _best_hits(hits, language), via)
     cache[word] = found
+    # Every word seen, filed under its lemma and its plain form, so a rule word finds its
+    # other forms in a document without the document building indexes of its own.
+    if root is not None and root != word:
+        lexicon.lemma_forms.setdefault(language, {}).setdefault(root, set()).add(word)
+    if plain != word:
+        lexicon.plain_forms.setdefault(plain, set()).add(word)
     return found
 
 

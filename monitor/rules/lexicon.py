@@ -71,6 +71,9 @@ class Lexicon:
     cues: frozenset[str] = frozenset()
     # language -> folded word -> analysis.WordInfo, filled as documents are read.
     word_cache: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    # language -> lemma -> folded words seen with it; plain form -> folded words seen with it.
+    lemma_forms: dict[str, dict[str, set[str]]] = field(default_factory=dict, repr=False)
+    plain_forms: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
     def lookup(self, word: str) -> tuple[tuple[FormHit, ...], bool]:
         """The meanings of ``word`` and whether they were found only without diacritics."""
