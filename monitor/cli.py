@@ -95,6 +95,8 @@ def run(app: App, once: bool) -> None:
         f"{report.count('not_modified')} not modified, {report.count('failed')} failed; "
         f"{sum(p.new for p in report.polls)} new, {sum(p.revised for p in report.polls)} revised"
     )
+    matched = report.seeds.matched + sum(p.matched for p in report.polls)
+    click.echo(f"rules: {len(settings.rules)} rule(s), {matched} new match(es)")
     for poll in report.polls:
         if poll.outcome == "failed":
             click.echo(f"  {poll.feed}: {poll.category}: {poll.message}", err=True)
@@ -213,7 +215,9 @@ def rules_list(app: App) -> None:
             str(row.get("matches", 0)),
             rule.query,
         )
-    Console(highlight=False).print(table)
+    out = Console(highlight=False)
+    # Piped output has no terminal width to fit: do not cut rule names and queries short.
+    (out if out.is_terminal else Console(highlight=False, width=240)).print(table)
 
 
 @rules.command("test")
