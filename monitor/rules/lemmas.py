@@ -9,12 +9,15 @@ and kept in the user's cache folder (``$MONITOR_LEMMA_CACHE`` overrides it).
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from monitor.rules.text import fold
 
+log = logging.getLogger(__name__)
 CACHE_ENV = "MONITOR_LEMMA_CACHE"
 # Every language simplemma can lemmatise.
 SUPPORTED = frozenset(
@@ -74,6 +77,7 @@ SUPPORTED = frozenset(
 COMMON = frozenset({"en", "pl", "ru", "uk", "de", "fr", "tr", "es", "it", "pt"})
 _lock = threading.Lock()
 _lemmatizer: Any = None
+_factory: Any = None
 _enabled: frozenset[str] = COMMON
 
 
@@ -89,7 +93,7 @@ def configure(languages: frozenset[str]) -> bool:
 
 
 def _load() -> Any:
-    global _lemmatizer
+    global _lemmatizer, _factory
     with _lock:
         if _lemmatizer is None:
             from simplemma import Lemmatizer
@@ -99,6 +103,7 @@ def _load() -> Any:
             factory = TrieDictionaryFactory(
                 cache_max_size=len(SUPPORTED), disk_cache_dir=os.environ.get(CACHE_ENV) or None
             )
+            _factory = factory
             strategy = DefaultStrategy(dictionary_factory=factory)
             # Our own cache (below) replaces simplemma's, so its is switched off.
             _lemmatizer = Lemmatizer(cache_max_size=0, lemmatization_strategy=strategy)
@@ -119,5 +124,23 @@ def enabled() -> frozenset[str]:
 
 def warm() -> None:
     """Load (and on first use build) the enabled dictionaries now, before workers fork."""
+    folder = _cache_folder()
+    missing = sorted(
+        code for code in _enabled if folder is None or not (folder / f"{code}.dic").exists()
+    )
+    if missing:
+        log.warning(
+            "building lemma dictionaries for %s: first use only, up to tens of seconds each; "
+            "they are kept in %s",
+            ", ".join(missing),
+            folder,
+        )
     for language in sorted(_enabled):
         lemma("test", language)
+
+
+def _cache_folder() -> Path | None:
+    _load()
+    # simplemma does not publish where its factory keeps the tries; ask it, carefully.
+    folder = getattr(_factory, "_cache_dir", None)
+    return Path(folder) if folder is not None else None
