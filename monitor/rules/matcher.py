@@ -84,9 +84,28 @@ class CompiledRule:
 
 def compile_query(text: str, lexicon: Lexicon, *, name: str = "", version: int = 0) -> CompiledRule:
     """Parse and compile ``text``; raises QueryError."""
-    root = _compile(q.parse_query(text), lexicon)
+    root = _fail_fast(_compile(q.parse_query(text), lexicon))
     keys = _required_keys(root)
     return CompiledRule(name, version, text, root, frozenset(keys) if keys else None)
+
+
+def _fail_fast(term: Term) -> Term:
+    """AND children reordered so the one presearch indexes comes last.
+
+    A rule is evaluated because a document holds its indexed term; whether it matches is
+    decided by the others, so they are tried first and the evaluation stops at the first miss.
+    """
+    if not isinstance(term, Group):
+        return term
+    children = tuple(_fail_fast(child) for child in term.children)
+    if term.op == "and":
+        children = tuple(sorted(children, key=_selectivity, reverse=True))
+    return Group(term.op, children, term.distance, term.codes)
+
+
+def _selectivity(term: Term) -> float:
+    keys = _required_keys(term)
+    return _cost(keys) if keys else float("inf")
 
 
 def _compile(node: q.Node, lexicon: Lexicon) -> Term:
@@ -282,6 +301,7 @@ class RuleSet:
     indexed: frozenset[Key] = frozenset()
     always: list[int] = field(default_factory=list)
     word_rules: dict[str, dict[str, tuple[int, ...]]] = field(default_factory=dict, repr=False)
+    trigger_words: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, rules: Iterable[CompiledRule]) -> RuleSet:
@@ -302,14 +322,17 @@ class RuleSet:
         # Which rules a word can trigger is worked out once per word and language, then
         # remembered: documents share most of their words.
         cache = self.word_rules.setdefault(doc.language, {})
+        triggers = self.trigger_words.setdefault(doc.language, set())
         if len(cache) > 200_000:
             cache.clear()
-        for word, details in doc.info.items():
-            found = cache.get(word)
-            if found is None:
-                found = cache[word] = self._rules_for(details.keys)
+            triggers.clear()
+        words = set(doc.info)
+        for word in words.difference(cache):  # words this rule set has not seen in this language
+            found = cache[word] = self._rules_for(doc.info[word].keys)
             if found:
-                numbers.update(found)
+                triggers.add(word)
+        for word in words.intersection(triggers):  # C-level: most words trigger nothing
+            numbers.update(cache[word])
         for concept in doc.mentions:
             numbers.update(self.index.get(("c", concept), ()))
         return [self.rules[n] for n in sorted(numbers)]
