@@ -9,8 +9,15 @@ import sqlalchemy as sa
 
 from monitor.document import Document, Published
 from monitor.event_log import EventLog, StoredEvent
-from monitor.events import FeedNotModified, FeedPolled, FeedPollFailed
+from monitor.events import (
+    FeedNotModified,
+    FeedPolled,
+    FeedPollFailed,
+    RuleDefined,
+    RuleRemoved,
+)
 from monitor.ingestion import Plan
+from monitor.matching import Match
 from monitor.projections import (
     Projector,
     checkpoints_table,
@@ -18,6 +25,8 @@ from monitor.projections import (
     documents_table,
     feed_state_table,
     fold_feed,
+    matches_table,
+    rules_table,
 )
 from monitor.recording import Recorder
 from monitor.store import Store
@@ -60,7 +69,12 @@ def polled(feed: str, new: int, etag: str | None = '"v1"') -> Any:
 
 
 def snapshot(store: Store) -> dict[str, list[dict[str, Any]]]:
-    tables = {"documents": documents_table, "feed_state": feed_state_table}
+    tables = {
+        "documents": documents_table,
+        "feed_state": feed_state_table,
+        "rules": rules_table,
+        "matches": matches_table,
+    }
     with store.reading() as conn:
         result = {
             name: [
@@ -108,12 +122,23 @@ def test_replay_rebuilds_tables_equal_to_the_live_ones(store: Store) -> None:
             )
         ]
     )
-    recorder.record([doc(5, source="seeds/a.txt")])
+    rule = RuleDefined(rule="aa", version=1, query="Armenia", channels=[], schedule="immediate")
+    recorder.append([rule])
+    match = Match("aa", 1, [{"term": "Armenia", "word": "Armenia", "via": "surface"}], [])
+    recorder.record([doc(5, source="seeds/a.txt"), doc(6)], matches={doc(5).document_id: [match]})
+    recorder.record(
+        [doc(5, "revised", source="seeds/a.txt")], matches={doc(5).document_id: [match]}
+    )
+    recorder.append([rule.model_copy(update={"version": 2, "query": "Armenia AND x"})])
+    recorder.append([RuleRemoved(rule="aa", version=2)])
     live = snapshot(store)
-    assert len(live["documents"]) == 5
+    assert len(live["documents"]) == 6
+    assert len(live["matches"]) == 1  # the revision that still matches adds no second match
+    (rule_row,) = live["rules"]
+    assert (rule_row["version"], rule_row["removed"], rule_row["matches"]) == (2, True, 1)
     with store.transaction() as conn:
         replayed = Projector(EventLog(), batch_size=2).rebuild(conn)
-    assert replayed == 11
+    assert replayed == 17
     assert snapshot(store) == live
 
 
