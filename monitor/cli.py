@@ -109,12 +109,16 @@ def run(app: App, once: bool) -> None:
 @pass_app
 def ingest(app: App, paths: tuple[Path, ...]) -> None:
     """Ingest documents from files or folders now (.txt .md .html .json .jsonl)."""
+    from monitor.matching import activate
     from monitor.recording import Recorder
+    from monitor.rulebook import build_matcher, sync_rules
     from monitor.seeding import ingest_seeds
 
     with app.store() as store, _progress("reading") as advance:
         recorder = Recorder(store)
         recorder.catch_up()
+        # Documents ingested by hand are matched like any other.
+        activate(build_matcher(app.settings, sync_rules(recorder, app.settings.rules)))
         report = ingest_seeds(
             recorder,
             list(paths),
@@ -124,7 +128,7 @@ def ingest(app: App, paths: tuple[Path, ...]) -> None:
         )
     click.echo(
         f"{report.files} file(s), {report.documents} document(s): {report.new} new, "
-        f"{report.revised} revised, {len(report.failed)} failed"
+        f"{report.revised} revised, {len(report.failed)} failed; {report.matched} new match(es)"
     )
     for failure in report.failed:
         click.echo(f"  {failure.display}: {failure.category}: {failure.message}", err=True)

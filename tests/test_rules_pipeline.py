@@ -112,6 +112,18 @@ def test_rule_changes_and_removal_are_events(
     assert log[1]["data"]["query"] == "Armenia AND Azerbaijan"
 
 
+def test_ingest_command_matches_rules(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(project, RULE.format(name="aa", query="Armenia AND Azerbaijan"))
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Армения и Азербайджан подписали мирный договор.", encoding="utf-8")
+    code, out, _ = cli(capsys, "--config", str(config), "ingest", str(extra))
+    assert code == 0 and "1 new match(es)" in out
+    (match,) = events(capsys, config, "RuleMatched")
+    assert match["data"]["language"] == "ru" and match["data"]["backfill"] is False
+
+
 def test_rules_commands(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = write_config(project, "")
     cli(capsys, "--config", str(config), "run", "--once")
