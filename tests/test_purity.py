@@ -15,6 +15,8 @@ CORE = [
     "monitor.rules.snippets",
     "monitor.rules.explain",
     "monitor.seed_formats",
+    "alerts.dedupe",
+    "alerts.digest",
 ]
 EDGES = ["httpx", "sqlalchemy", "sqlmodel", "smtplib", "apscheduler", "feedparser"]
 
