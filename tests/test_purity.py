@@ -17,6 +17,7 @@ CORE = [
     "monitor.seed_formats",
     "alerts.dedupe",
     "alerts.digest",
+    "alerts.rendering",
 ]
 EDGES = ["httpx", "sqlalchemy", "sqlmodel", "smtplib", "apscheduler", "feedparser"]
 

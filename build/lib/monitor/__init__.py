@@ -1,0 +1,3 @@
+"""An event-sourced news-monitoring daemon."""
+
+__version__ = "0.1.0"

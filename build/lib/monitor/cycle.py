@@ -1,0 +1,110 @@
+"""One full cycle of the daemon: seeds in, every feed polled once.
+
+``monitor run --once`` is exactly this. Feed failures are events, not
+errors: the cycle only fails when the program itself cannot work (the
+database is unusable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from monitor.matching import activate
+from monitor.polling import Poller, PollOutcome
+from monitor.recording import Clock, Recorder, utc_now
+from monitor.rulebook import build_matcher, sync_rules
+from monitor.seeding import SeedReport, ingest_seeds
+from monitor.settings import Settings
+from monitor.store import open_store
+
+
+@dataclass(slots=True)
+class CycleReport:
+    seeds: SeedReport
+    polls: list[PollOutcome] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for poll in self.polls if poll.outcome == outcome)
+
+
+def _warm() -> None:
+    """Load what workers need before forking them, so each does not pay for it again."""
+    from monitor.matching import active
+    from monitor.normalise import detect_language
+    from monitor.rules.lemmas import warm
+
+    detect_language("Warm-up sentence for the language model, long enough to classify.")
+    matcher = active()
+    if matcher is not None and matcher.ruleset.rules:
+        warm()  # lemma dictionaries, only when there are rules to match
+    # What is loaded now (models, lexicon, compiled rules) lives as long as the process: keep
+    # it out of every garbage collection, and out of the pages a forked worker would copy.
+    gc.collect()
+    gc.freeze()
+
+
+def _started(_: int) -> int:
+    return os.getpid()
+
+
+@contextlib.contextmanager
+def parse_pool(feeds: int) -> Iterator[Executor | None]:
+    """A process pool for parsing when there is more than one feed and more than one core."""
+    workers = min(os.cpu_count() or 1, feeds)
+    if workers < 2:
+        yield None
+        return
+    _warm()
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
+        # Start every worker now, before the event loop starts any thread: a fork must not
+        # copy a lock that another thread holds.
+        list(pool.map(_started, range(workers)))
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_once(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    on_poll: Callable[[PollOutcome], None] | None = None,
+) -> CycleReport:
+    """Record rule changes, ingest the seeds and poll every enabled feed once."""
+    feeds = [feed for feed in settings.feeds if feed.enabled]
+    store = open_store(settings.store_url, busy_timeout=settings.store.busy_timeout)
+    try:
+        recorder = Recorder(store, clock=clock)
+        recorder.catch_up()
+        versions = sync_rules(recorder, settings.rules)
+    finally:
+        # Closed before the pool forks: a child must not inherit an open connection.
+        store.dispose()
+    activate(build_matcher(settings, versions))
+    with parse_pool(len(feeds)) as pool:
+        store = open_store(settings.store_url, busy_timeout=settings.store.busy_timeout)
+        try:
+            recorder = Recorder(store, clock=clock)
+            seeds = ingest_seeds(
+                recorder,
+                [settings.path(p) for p in settings.seeds.paths],
+                base=settings.base_dir,
+                max_bytes=settings.seeds.max_bytes,
+            )
+            report = CycleReport(seeds)
+            if feeds:
+                poller = Poller(recorder, settings.fetch, executor=pool, on_outcome=on_poll)
+                report.polls = asyncio.run(poller.poll(feeds))
+            return report
+        finally:
+            store.dispose()

@@ -1,0 +1,100 @@
+"""One exception tree for the whole daemon.
+
+    MonitorError                      anything the daemon raises on purpose
+    ├── ConfigError                   config.toml is unreadable or invalid (exit 2)
+    ├── UsageError                    a command line that cannot be carried out (exit 2)
+    ├── StoreError                    the event log or a projection cannot be used (exit 1)
+    │   └── ConcurrencyError          an append lost a race: (stream, version) is taken
+    ├── SourceError                   a source could not deliver documents
+    │   ├── FetchError                HTTP fetch failed (category: dns, connect, tls, timeout,
+    │   │                             redirect, http, too_large, protocol)
+    │   ├── FeedMalformed             the bytes are not a usable feed (category: malformed)
+    │   └── SeedError                 a seed file is unreadable, undecodable or malformed
+    └── QueryError                    a watch-rule query does not parse (position, expected)
+
+Failures of a single source are never fatal to the daemon: the poll that met
+them records them as events and moves on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MonitorError(Exception):
+    """Base class of every error the daemon raises on purpose."""
+
+
+class ConfigError(MonitorError):
+    """Invalid configuration; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class UsageError(MonitorError):
+    """A command that cannot be carried out as given."""
+
+
+class StoreError(MonitorError):
+    """The event store or a projection cannot be used."""
+
+
+class ConcurrencyError(StoreError):
+    """Another writer appended to the stream first."""
+
+    def __init__(self, stream: str, version: int) -> None:
+        self.stream = stream
+        self.version = version
+        super().__init__(f"stream {stream!r} already has version {version}")
+
+
+class SourceError(MonitorError):
+    """A source could not deliver documents; ``category`` says why in one word."""
+
+    category: str = "error"
+
+    def __init__(self, message: str, *, category: str | None = None) -> None:
+        if category is not None:
+            self.category = category
+        self.message = message
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments do not survive the default pickling of exceptions, and these
+        # cross the process pool that parses feeds.
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[SourceError], message: str, state: dict[str, Any]) -> SourceError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
+class FetchError(SourceError):
+    """An HTTP fetch failed before a usable response arrived."""
+
+    def __init__(self, message: str, *, category: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message, category=category)
+
+
+class FeedMalformed(SourceError):
+    """The response is not a feed we can read any entry from."""
+
+    category = "malformed"
+
+
+class SeedError(SourceError):
+    """A seed file could not be read."""
+
+
+class QueryError(MonitorError):
+    """A query that does not parse."""
+
+    def __init__(self, message: str, *, position: int) -> None:
+        self.position = position
+        super().__init__(message)

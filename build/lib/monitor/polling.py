@@ -1,0 +1,233 @@
+"""One poll of a set of feeds: fetch concurrently, parse and normalise, record.
+
+Fetching is I/O-bound, so it runs concurrently on one event loop, bounded
+globally and per host so no publisher gets more than ``per_host`` requests
+at once. Parsing and normalising are CPU-bound pure Python, so they run in a
+process pool (both cores, not one behind the GIL). Every poll ends in
+exactly one of ``FeedPolled``, ``FeedNotModified`` or ``FeedPollFailed``,
+committed in the same transaction as the documents it brought.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from monitor.document import Document
+from monitor.errors import FetchError, SourceError
+from monitor.events import Event, FeedNotModified, FeedPolled, FeedPollFailed
+from monitor.fetching import FetchLimits, FetchResult, fetch, make_client
+from monitor.ingestion import Plan
+from monitor.matching import Match, active
+from monitor.normalise import normalise_entry
+from monitor.parsing import parse_feed
+from monitor.projections import feed_states
+from monitor.recording import Recorder
+from monitor.settings import FeedSettings, FetchSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    feed: str
+    outcome: str  # polled | not_modified | failed
+    new: int = 0
+    revised: int = 0
+    category: str | None = None
+    message: str | None = None
+    matched: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """What a worker process sends back for one feed body."""
+
+    format: str
+    warning: str | None
+    documents: list[Document]
+    # document_id -> the rules it matches (by the active matcher; empty without rules)
+    matches: dict[str, list[Match]]
+
+
+def parse_and_normalise(
+    body: bytes,
+    headers: dict[str, str],
+    url: str,
+    feed: str,
+    language: str | None,
+    fetched_at: datetime,
+) -> Parsed:
+    """Parse a feed body, normalise its entries and match them; runs in a worker process."""
+    parsed = parse_feed(body, headers, url)
+    matcher = active()
+    documents, matches = [], {}
+    for entry in parsed.entries:
+        if language and not entry.language:
+            entry = dataclasses.replace(entry, language=language)
+        document = normalise_entry(entry, source=feed, fetched_at=fetched_at)
+        documents.append(document)
+        found = matcher.match(document) if matcher is not None else []
+        if found:
+            matches[document.document_id] = found
+    return Parsed(parsed.format, parsed.warning, documents, matches)
+
+
+def fetch_limits(settings: FetchSettings) -> FetchLimits:
+    limits = FetchLimits(
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        total_timeout=settings.total_timeout,
+        max_bytes=settings.max_bytes,
+        max_redirects=settings.max_redirects,
+        max_connections=settings.concurrency,
+    )
+    if settings.user_agent:
+        limits = dataclasses.replace(limits, user_agent=settings.user_agent)
+    return limits
+
+
+class Poller:
+    """Polls feeds into a :class:`Recorder`."""
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        settings: FetchSettings,
+        *,
+        executor: Executor | None = None,
+        on_outcome: Callable[[PollOutcome], None] | None = None,
+    ) -> None:
+        self.recorder = recorder
+        self.settings = settings
+        self.limits = fetch_limits(settings)
+        self.executor = executor
+        self.on_outcome = on_outcome
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def poll(self, feeds: Sequence[FeedSettings]) -> list[PollOutcome]:
+        """Poll each of ``feeds`` once, concurrently; returns one outcome per feed."""
+        with self.recorder.store.reading() as conn:
+            states = feed_states(conn)
+        gate = asyncio.Semaphore(self.settings.concurrency)
+        outcomes: list[PollOutcome] = []
+        async with make_client(self.limits) as client:
+
+            async def one(feed: FeedSettings) -> None:
+                async with gate, self._host_gate(feed.url):
+                    outcome = await self._poll_one(client, feed, states.get(feed.name, {}))
+                outcomes.append(outcome)
+                if self.on_outcome is not None:
+                    self.on_outcome(outcome)
+
+            await asyncio.gather(*(one(feed) for feed in feeds))
+        return outcomes
+
+    def _host_gate(self, url: str) -> asyncio.Semaphore:
+        host = (urlsplit(url).hostname or "").lower()
+        if host not in self._hosts:
+            self._hosts[host] = asyncio.Semaphore(self.settings.per_host)
+        return self._hosts[host]
+
+    async def _poll_one(
+        self, client: Any, feed: FeedSettings, state: dict[str, Any]
+    ) -> PollOutcome:
+        started = time.monotonic()
+        fetched_at = self.recorder.clock()
+        try:
+            result = await fetch(
+                client,
+                feed.url,
+                limits=self.limits,
+                etag=state.get("etag") if state.get("url") == feed.url else None,
+                last_modified=state.get("last_modified") if state.get("url") == feed.url else None,
+                headers=feed.headers,
+            )
+            if result.not_modified:
+                return self._not_modified(feed, result, time.monotonic() - started)
+            parsed = await self._parse(result, feed, fetched_at)
+        except SourceError as error:
+            return self._failed(feed, error, time.monotonic() - started)
+        except Exception as error:  # a bug or a dead worker must cost one feed, not the cycle
+            log.exception("feed %s: unexpected error while parsing", feed.name)
+            failure = SourceError(f"{type(error).__name__}: {error}", category="internal")
+            return self._failed(feed, failure, time.monotonic() - started)
+        return self._polled(feed, result, parsed, time.monotonic() - started)
+
+    async def _parse(self, result: FetchResult, feed: FeedSettings, fetched_at: datetime) -> Parsed:
+        args = (result.body, result.headers, result.url, feed.name, feed.language, fetched_at)
+        if self.executor is None:
+            return parse_and_normalise(*args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, parse_and_normalise, *args)
+
+    def _polled(
+        self, feed: FeedSettings, result: FetchResult, parsed: Parsed, elapsed: float
+    ) -> PollOutcome:
+        def summary(plan: Plan) -> list[Event]:
+            return [
+                FeedPolled(
+                    feed=feed.name,
+                    url=feed.url,
+                    status=result.status,
+                    final_url=result.url,
+                    format=parsed.format,
+                    entries=len(parsed.documents),
+                    new=plan.new,
+                    revised=plan.revised,
+                    unchanged=plan.unchanged + plan.duplicates,
+                    elapsed=round(elapsed, 3),
+                    etag=result.etag,
+                    last_modified=result.last_modified,
+                    warning=parsed.warning,
+                    permanent_redirect=result.permanent_redirect,
+                )
+            ]
+
+        recorded = self.recorder.record(parsed.documents, summary, parsed.matches)
+        log.info(
+            "feed %s: %d entries, %d new, %d revised",
+            feed.name,
+            len(parsed.documents),
+            recorded.new,
+            recorded.revised,
+        )
+        return PollOutcome(
+            feed.name, "polled", recorded.new, recorded.revised, matched=recorded.matched
+        )
+
+    def _not_modified(self, feed: FeedSettings, result: FetchResult, elapsed: float) -> PollOutcome:
+        event = FeedNotModified(
+            feed=feed.name,
+            url=feed.url,
+            status=result.status,
+            elapsed=round(elapsed, 3),
+            etag=result.etag,
+            last_modified=result.last_modified,
+        )
+        self.recorder.append([event])
+        log.info("feed %s: not modified", feed.name)
+        return PollOutcome(feed.name, "not_modified")
+
+    def _failed(self, feed: FeedSettings, error: SourceError, elapsed: float) -> PollOutcome:
+        status = error.status if isinstance(error, FetchError) else None
+        event = FeedPollFailed(
+            feed=feed.name,
+            url=feed.url,
+            status=status,
+            category=error.category,
+            message=error.message,
+            elapsed=round(elapsed, 3),
+        )
+        self.recorder.append([event])
+        # INFO, not WARNING: the failure is an event, and `run --once` prints its own summary.
+        log.info("feed %s: %s: %s", feed.name, error.category, error.message)
+        return PollOutcome(feed.name, "failed", category=error.category, message=error.message)

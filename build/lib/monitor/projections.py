@@ -1,0 +1,593 @@
+"""Read models folded from the log: documents and feed state.
+
+Each projection is a table plus a pure fold (``fold_document``,
+``fold_feed``: previous row and an event in, next row out) and a checkpoint,
+the last ``seq`` it has applied. The checkpoint is written in the same
+transaction as the rows, so a crash can neither apply an event twice nor
+skip one. Every projection can be dropped and rebuilt from the log
+(``monitor replay``), which is also how a new projection is first filled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlmodel import Field, SQLModel
+
+from monitor.document import Document, Published
+from monitor.event_log import EventLog, StoredEvent, UTCDateTime, events_table
+from monitor.store import bulk_write, db_datetime
+
+Row = dict[str, Any]
+
+
+class DocumentRow(SQLModel, table=True):
+    __tablename__ = "documents"
+    __table_args__ = (sa.Index("ix_documents_source", "source"),)
+
+    document_id: str = Field(primary_key=True, max_length=32)
+    source: str = Field(nullable=False)
+    identity: str = Field(nullable=False)
+    url: str | None = None
+    title: str = Field(nullable=False)
+    language: str = Field(nullable=False, max_length=16)
+    published: str = Field(nullable=False, max_length=32)
+    published_precision: str = Field(nullable=False, max_length=8)
+    published_origin: str = Field(nullable=False, max_length=8)
+    content_hash: str = Field(nullable=False, max_length=64)
+    author: str | None = None
+    revisions: int = Field(default=0, nullable=False)
+    first_seq: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False, index=True))
+    # The event that holds the current title and text: the text lives in the log only, so the
+    # largest part of a document is stored once (and replays do not copy it).
+    last_seq: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    ingested_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    revised_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
+
+
+class FeedStateRow(SQLModel, table=True):
+    __tablename__ = "feed_state"
+
+    feed: str = Field(primary_key=True, max_length=64)
+    url: str = Field(nullable=False)
+    last_outcome: str = Field(nullable=False, max_length=16)  # polled | not_modified | failed
+    last_status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_polled_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    last_success_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
+    consecutive_failures: int = Field(default=0, nullable=False)
+    last_error_category: str | None = None
+    last_error_message: str | None = None
+    polls: int = Field(default=0, nullable=False)
+    documents: int = Field(default=0, nullable=False)
+    last_seq: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+
+
+class RuleRow(SQLModel, table=True):
+    __tablename__ = "rules"
+
+    rule: str = Field(primary_key=True, max_length=64)
+    version: int = Field(nullable=False)
+    query: str = Field(nullable=False)
+    channels: list[str] = Field(sa_column=sa.Column(sa.JSON(), nullable=False))
+    schedule: str = Field(nullable=False)
+    enabled: bool = Field(nullable=False)
+    removed: bool = Field(default=False, nullable=False)
+    matches: int = Field(default=0, nullable=False)
+    defined_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    last_seq: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+
+
+class MatchRow(SQLModel, table=True):
+    """One (rule, document) pair that matched: a document matches a rule once."""
+
+    __tablename__ = "matches"
+    __table_args__ = (sa.Index("ix_matches_rule_seq", "rule", "seq"),)
+
+    match_id: str = Field(primary_key=True, max_length=128)  # "<rule>/<document_id>"
+    rule: str = Field(nullable=False, max_length=64)
+    document_id: str = Field(nullable=False, max_length=32)
+    rule_version: int = Field(nullable=False)
+    backfill: bool = Field(nullable=False)
+    seq: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+    matched_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+
+
+class CheckpointRow(SQLModel, table=True):
+    __tablename__ = "projection_checkpoints"
+
+    name: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+
+
+# The documents columns that a document event's payload fills, by path into the payload.
+# One table serves both the Python fold and the bulk SQL of a rebuild (BulkCreate), so the
+# two cannot drift apart.
+DOCUMENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "document_id": ("document_id",),
+    "source": ("source",),
+    "url": ("url",),
+    "title": ("title",),
+    "language": ("language",),
+    "published": ("published", "value"),
+    "published_precision": ("published", "precision"),
+    "published_origin": ("published", "origin"),
+    "content_hash": ("content_hash",),
+    "author": ("author",),
+}
+INGESTED_FIELDS = DOCUMENT_FIELDS | {"identity": ("identity",)}
+
+
+def _dig(data: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def fold_document(row: Row | None, event: StoredEvent) -> Row | None:
+    """The documents row after ``event``."""
+    data = event.data
+    if event.type == "DocumentIngested" or row is None:
+        values = {column: _dig(data, path) for column, path in INGESTED_FIELDS.items()}
+        return values | {
+            "revisions": 0,
+            "first_seq": event.seq,
+            "last_seq": event.seq,
+            "ingested_at": event.recorded_at,
+            "revised_at": None,
+        }
+    values = {column: _dig(data, path) for column, path in DOCUMENT_FIELDS.items()}
+    return (
+        row
+        | values
+        | {
+            "last_seq": event.seq,
+            "revisions": row["revisions"] + 1,
+            "revised_at": event.recorded_at,
+        }
+    )
+
+
+def fold_feed(row: Row | None, event: StoredEvent) -> Row | None:
+    """The feed_state row after a poll event."""
+    data = event.data
+    previous = row or {
+        "feed": data["feed"],
+        "etag": None,
+        "last_modified": None,
+        "last_success_at": None,
+        "consecutive_failures": 0,
+        "polls": 0,
+        "documents": 0,
+    }
+    common = {
+        "url": data["url"],
+        "last_status": data.get("status"),
+        "last_polled_at": event.recorded_at,
+        "polls": previous["polls"] + 1,
+        "last_seq": event.seq,
+    }
+    if event.type == "FeedPollFailed":
+        return (
+            previous
+            | common
+            | {
+                "last_outcome": "failed",
+                "consecutive_failures": previous["consecutive_failures"] + 1,
+                "last_error_category": data["category"],
+                "last_error_message": data["message"],
+            }
+        )
+    success = {
+        "last_success_at": event.recorded_at,
+        "consecutive_failures": 0,
+        "last_error_category": None,
+        "last_error_message": None,
+    }
+    if event.type == "FeedNotModified":
+        # A 304 may carry fresh validators; when it does not, the old ones still hold.
+        return (
+            previous
+            | common
+            | success
+            | {
+                "last_outcome": "not_modified",
+                "etag": data.get("etag") or previous["etag"],
+                "last_modified": data.get("last_modified") or previous["last_modified"],
+            }
+        )
+    return (
+        previous
+        | common
+        | success
+        | {
+            "last_outcome": "polled",
+            "etag": data.get("etag"),
+            "last_modified": data.get("last_modified"),
+            "documents": previous["documents"] + data["new"],
+        }
+    )
+
+
+def fold_rule(row: Row | None, event: StoredEvent) -> Row | None:
+    """The rules row after a rule event (definitions, removals and the match count)."""
+    data = event.data
+    if event.type == "RuleMatched":
+        return None if row is None else row | {"matches": row["matches"] + 1}
+    if event.type == "RuleRemoved":
+        return None if row is None else row | {"removed": True, "last_seq": event.seq}
+    return {
+        "rule": data["rule"],
+        "version": data["version"],
+        "query": data["query"],
+        "channels": list(data["channels"]),
+        "schedule": data["schedule"],
+        "enabled": data.get("enabled", True),
+        "removed": False,
+        "matches": row["matches"] if row else 0,
+        "defined_at": event.recorded_at,
+        "last_seq": event.seq,
+    }
+
+
+def match_key(rule: str, document_id: str) -> str:
+    return f"{rule}/{document_id}"
+
+
+def fold_match(row: Row | None, event: StoredEvent) -> Row | None:
+    data = event.data
+    if row is not None:
+        return row  # the first match of a (rule, document) pair is the one on record
+    return {
+        "match_id": match_key(data["rule"], data["document_id"]),
+        "rule": data["rule"],
+        "document_id": data["document_id"],
+        "rule_version": data["rule_version"],
+        "backfill": data.get("backfill", False),
+        "seq": event.seq,
+        "matched_at": event.recorded_at,
+    }
+
+
+@dataclass(frozen=True)
+class BulkCreate:
+    """How a rebuild inserts the rows that one event type creates, in SQL instead of Python.
+
+    Folding 200,000 events in Python costs several times more than letting the database copy
+    them out of the log with its own JSON functions. Only for events that always create a
+    new row (the first event of a stream), so order within the type does not matter.
+    """
+
+    event_type: str
+    fields: dict[str, tuple[str, ...]]
+    # Columns filled from the event row itself, as SQL over the events table.
+    envelope: dict[str, str]
+
+    def statement(self, conn: Connection, table: sa.Table) -> str:
+        sqlite = conn.dialect.name == "sqlite"
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        paths = [
+            f"json_extract(data, '$.{'.'.join(p)}')"
+            if sqlite
+            else f"(data #>> '{{{','.join(p)}}}')"
+            for p in self.fields.values()
+        ]
+        columns = [*self.fields, *self.envelope]
+        return (
+            f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"SELECT {', '.join([*paths, *self.envelope.values()])} FROM events "
+            f"WHERE type = '{self.event_type}' AND seq > {mark} AND seq <= {mark}"
+        )
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A table kept up to date by folding the events of ``handles`` into rows keyed by ``key``."""
+
+    name: str
+    table: sa.Table
+    handles: frozenset[str]
+    key: Callable[[StoredEvent], str]
+    fold: Callable[[Row | None, StoredEvent], Row | None]
+    bulk: BulkCreate | None = None
+    columns: tuple[str, ...] = field(init=False)
+    datetime_columns: tuple[int, ...] = field(init=False)
+    json_columns: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        columns = list(self.table.columns)
+        object.__setattr__(self, "columns", tuple(c.name for c in columns))
+        stamps = tuple(i for i, c in enumerate(columns) if isinstance(c.type, UTCDateTime))
+        object.__setattr__(self, "datetime_columns", stamps)
+        blobs = tuple(i for i, c in enumerate(columns) if isinstance(c.type, sa.JSON))
+        object.__setattr__(self, "json_columns", blobs)
+
+    def apply(self, conn: Connection, events: Sequence[StoredEvent]) -> None:
+        """Fold ``events`` (in ``seq`` order) into the table."""
+        mine = [event for event in events if event.type in self.handles]
+        if not mine:
+            return
+        rows = self._load(conn, {self.key(event) for event in mine})
+        for event in mine:
+            key = self.key(event)
+            folded = self.fold(rows.get(key), event)
+            if folded is not None:
+                rows[key] = folded
+        bulk_write(
+            conn,
+            self.table,
+            self.columns,
+            [self._values(conn, row) for row in rows.values()],
+            upsert_key=[c.name for c in self.table.primary_key.columns],
+        )
+
+    def _values(self, conn: Connection, row: Row) -> tuple[Any, ...]:
+        values = [row[c] for c in self.columns]
+        for index in self.datetime_columns:
+            values[index] = db_datetime(conn, values[index])
+        for index in self.json_columns:
+            values[index] = orjson.dumps(values[index]).decode()
+        return tuple(values)
+
+    def _load(self, conn: Connection, keys: set[str]) -> dict[str, Row]:
+        pk = self.table.primary_key.columns.values()[0]
+        found: dict[str, Row] = {}
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), 500):
+            query = sa.select(self.table).where(pk.in_(ordered[start : start + 500]))
+            for row in conn.execute(query).mappings():
+                found[row[pk.name]] = dict(row)
+        return found
+
+
+documents_table: sa.Table = DocumentRow.__table__  # type: ignore[attr-defined]
+rules_table: sa.Table = RuleRow.__table__  # type: ignore[attr-defined]
+matches_table: sa.Table = MatchRow.__table__  # type: ignore[attr-defined]
+feed_state_table: sa.Table = FeedStateRow.__table__  # type: ignore[attr-defined]
+checkpoints_table: sa.Table = CheckpointRow.__table__  # type: ignore[attr-defined]
+
+PROJECTIONS: tuple[Projection, ...] = (
+    Projection(
+        name="documents",
+        table=documents_table,
+        handles=frozenset({"DocumentIngested", "DocumentRevised"}),
+        key=lambda event: str(event.data["document_id"]),
+        fold=fold_document,
+        bulk=BulkCreate(
+            event_type="DocumentIngested",
+            fields=INGESTED_FIELDS,
+            envelope={
+                "revisions": "0",
+                "first_seq": "seq",
+                "last_seq": "seq",
+                "ingested_at": "recorded_at",
+                "revised_at": "NULL",
+            },
+        ),
+    ),
+    Projection(
+        name="feed_state",
+        table=feed_state_table,
+        handles=frozenset({"FeedPolled", "FeedNotModified", "FeedPollFailed"}),
+        key=lambda event: str(event.data["feed"]),
+        fold=fold_feed,
+    ),
+    Projection(
+        name="rules",
+        table=rules_table,
+        handles=frozenset({"RuleDefined", "RuleRemoved", "RuleMatched"}),
+        key=lambda event: str(event.data["rule"]),
+        fold=fold_rule,
+    ),
+    Projection(
+        name="matches",
+        table=matches_table,
+        handles=frozenset({"RuleMatched"}),
+        key=lambda event: match_key(event.data["rule"], event.data["document_id"]),
+        fold=fold_match,
+    ),
+)
+
+
+class Projector:
+    """Brings every projection up to the head of the log."""
+
+    def __init__(
+        self,
+        log: EventLog,
+        projections: Sequence[Projection] = PROJECTIONS,
+        *,
+        batch_size: int = 5000,
+    ) -> None:
+        self.log = log
+        self.projections = tuple(projections)
+        self.batch_size = batch_size
+
+    def catch_up(self, conn: Connection, progress: Callable[[int], None] | None = None) -> int:
+        """Apply every event not yet applied; returns how many events were read."""
+        checkpoints = self._checkpoints(conn)
+        start = min(checkpoints.get(p.name, 0) for p in self.projections)
+        head = self.log.head(conn)
+        if head <= start:
+            return 0
+        read = 0
+        batch: list[StoredEvent] = []
+        # No type filter: the scan follows the primary key, where a filter would make SQLite
+        # read the type index and sort; events no projection handles are simply skipped.
+        for event in self.log.read(conn, after=start):
+            batch.append(event)
+            if len(batch) >= self.batch_size:
+                read += self._apply(conn, batch, checkpoints, progress)
+                batch = []
+        read += self._apply(conn, batch, checkpoints, progress)
+        self._save_checkpoints(conn, {p.name: head for p in self.projections})
+        return read
+
+    def rebuild(self, conn: Connection, progress: Callable[[int], None] | None = None) -> int:
+        """Drop every projection table and fold the whole log into fresh ones.
+
+        Returns the number of events the projections now cover (the log head).
+        """
+        head = self.log.head(conn)
+        for projection in self.projections:
+            projection.table.drop(conn, checkfirst=True)
+            # Secondary indexes are built once at the end: cheaper than maintaining them per row.
+            conn.execute(sa.schema.CreateTable(projection.table))
+            self._rebuild_one(conn, projection, head, progress)
+            for index in projection.table.indexes:
+                index.create(conn)
+        self._save_checkpoints(conn, {p.name: head for p in self.projections})
+        return head
+
+    def _rebuild_one(
+        self,
+        conn: Connection,
+        projection: Projection,
+        head: int,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        handles = set(projection.handles)
+        if projection.bulk is not None:
+            statement = projection.bulk.statement(conn, projection.table)
+            for low in range(0, head, self.batch_size * 10):
+                high = min(low + self.batch_size * 10, head)
+                conn.exec_driver_sql(statement, (low, high))
+                if progress is not None:
+                    progress(high - low)
+            handles.discard(projection.bulk.event_type)
+        # What the bulk insert did not cover (revisions, feed polls) folds in seq order on top.
+        batch: list[StoredEvent] = []
+        for event in self.log.read(conn, types=sorted(handles)):
+            batch.append(event)
+            if len(batch) >= self.batch_size:
+                projection.apply(conn, batch)
+                batch = []
+        projection.apply(conn, batch)
+
+    def _apply(
+        self,
+        conn: Connection,
+        batch: list[StoredEvent],
+        checkpoints: dict[str, int],
+        progress: Callable[[int], None] | None,
+    ) -> int:
+        for projection in self.projections:
+            done = checkpoints.get(projection.name, 0)
+            projection.apply(conn, [e for e in batch if e.seq > done])
+        if progress is not None and batch:
+            progress(len(batch))
+        return len(batch)
+
+    def _checkpoints(self, conn: Connection) -> dict[str, int]:
+        rows = conn.execute(sa.select(checkpoints_table.c.name, checkpoints_table.c.seq))
+        return {name: seq for name, seq in rows}
+
+    def _save_checkpoints(self, conn: Connection, values: dict[str, int]) -> None:
+        rows = list(values.items())
+        bulk_write(conn, checkpoints_table, ("name", "seq"), rows, upsert_key=("name",))
+
+
+def known_documents(conn: Connection, document_ids: Iterable[str]) -> dict[str, str]:
+    """``document_id -> content_hash`` for those of ``document_ids`` already stored."""
+    ids = sorted(set(document_ids))
+    found: dict[str, str] = {}
+    column = documents_table.c
+    for start in range(0, len(ids), 500):
+        query = sa.select(column.document_id, column.content_hash).where(
+            column.document_id.in_(ids[start : start + 500])
+        )
+        found.update({doc_id: digest for doc_id, digest in conn.execute(query)})
+    return found
+
+
+def document_texts(conn: Connection, document_ids: Iterable[str]) -> dict[str, str]:
+    """``document_id -> text`` of the current version, read from the event it came from."""
+    ids = sorted(set(document_ids))
+    found: dict[str, str] = {}
+    docs, events = documents_table.c, events_table.c
+    for start in range(0, len(ids), 500):
+        query = (
+            sa.select(docs.document_id, events.data)
+            .join(events_table, events.seq == docs.last_seq)
+            .where(docs.document_id.in_(ids[start : start + 500]))
+        )
+        for doc_id, data in conn.execute(query):
+            found[doc_id] = str(data["text"])
+    return found
+
+
+def stored_documents(
+    conn: Connection,
+    *,
+    since: datetime | None = None,
+    ids: Iterable[str] | None = None,
+    batch: int = 500,
+) -> Iterator[Document]:
+    """Every stored document in its current version (text from the log), oldest first."""
+    docs, events = documents_table.c, events_table.c
+    last = 0
+    while True:
+        query = (
+            sa.select(documents_table, events.data)
+            .join(events_table, events.seq == docs.last_seq)
+            .where(docs.first_seq > last)
+            .order_by(docs.first_seq)
+            .limit(batch)
+        )
+        if since is not None:
+            query = query.where(docs.ingested_at >= since)
+        if ids is not None:
+            query = query.where(docs.document_id.in_(list(ids)))
+        rows = conn.execute(query).mappings().all()
+        for row in rows:
+            yield Document(
+                document_id=row["document_id"],
+                identity=row["identity"],
+                source=row["source"],
+                url=row["url"],
+                title=row["title"],
+                text=str(row["data"]["text"]),
+                language=row["language"],
+                published=Published(
+                    row["published"], row["published_precision"], row["published_origin"]
+                ),
+                content_hash=row["content_hash"],
+                author=row["author"],
+            )
+        if len(rows) < batch:
+            return
+        last = rows[-1]["first_seq"]
+
+
+def count_documents(conn: Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(documents_table)).scalar() or 0)
+
+
+def rule_rows(conn: Connection) -> dict[str, Row]:
+    """Every rule ever defined (removed ones too), by name."""
+    return {row["rule"]: dict(row) for row in conn.execute(sa.select(rules_table)).mappings()}
+
+
+def matched_pairs(conn: Connection, document_ids: Iterable[str]) -> set[tuple[str, str]]:
+    """The (rule, document_id) pairs already matched among ``document_ids``."""
+    ids = sorted(set(document_ids))
+    found: set[tuple[str, str]] = set()
+    column = matches_table.c
+    for start in range(0, len(ids), 500):
+        query = sa.select(column.rule, column.document_id).where(
+            column.document_id.in_(ids[start : start + 500])
+        )
+        found.update((rule, doc) for rule, doc in conn.execute(query))
+    return found
+
+
+def feed_states(conn: Connection) -> dict[str, Row]:
+    """Every feed's state row, by feed name."""
+    return {row["feed"]: dict(row) for row in conn.execute(sa.select(feed_state_table)).mappings()}

@@ -1,0 +1,1 @@
+"""Watch rules: parse queries, expand concepts, match documents (pure, no I/O)."""

@@ -1,0 +1,62 @@
+"""Why a document did or did not match a rule, term by term and word by word (pure)."""
+
+from __future__ import annotations
+
+from monitor.rules.analysis import Analysis
+from monitor.rules.matcher import (
+    CompiledRule,
+    ConceptTerm,
+    Group,
+    Term,
+    WordTerm,
+    children,
+    describe,
+    evaluate,
+    rule_lemma,
+)
+
+
+def explain(rule: CompiledRule, doc: Analysis) -> list[str]:
+    """Lines of text: the verdict, then the query tree with each term's evidence."""
+    verdict = "MATCHES" if evaluate(rule.root, doc) is not None else "DOES NOT MATCH"
+    lines = [f"{verdict}: {rule.query}", f"document language: {doc.language}"]
+    _walk(rule.root, doc, 0, lines, title_only=False)
+    return lines
+
+
+def _walk(term: Term, doc: Analysis, depth: int, lines: list[str], *, title_only: bool) -> None:
+    hits = evaluate(term, doc, title_only=title_only)
+    mark = "✓" if hits is not None else "✗"
+    indent = "  " * depth
+    lines.append(f"{indent}{mark} {describe(term)}")
+    if isinstance(term, Group):
+        inner_title = title_only or term.op == "title"
+        for child in children(term):
+            _walk(child, doc, depth + 1, lines, title_only=inner_title)
+        if term.op == "lang":
+            lines.append(f"{indent}    the document is in {doc.language!r}")
+        return
+    for hit in hits or ():
+        word = doc.words[hit.position]
+        lines.append(
+            f"{indent}    {word!r} ({doc.field_of(hit.position)}, word {hit.position}): {hit.via}"
+        )
+    if hits is None:
+        lines.extend(f"{indent}    {reason}" for reason in _misses(term, doc))
+
+
+def _misses(term: Term, doc: Analysis) -> list[str]:
+    if isinstance(term, ConceptTerm):
+        dropped = [(m, why) for m, why in doc.dropped if m.hit.concept in term.concepts]
+        if not dropped:
+            return ["no form of this concept in the document (any language)"]
+        return [
+            f"{doc.words[m.position]!r} ({doc.field_of(m.position)}, word {m.position}) "
+            f"not counted: {why}"
+            for m, why in dropped
+        ]
+    if isinstance(term, WordTerm):
+        root = rule_lemma(term.folded, doc.language)
+        also = f" nor a word with its lemma {root!r}" if root and root != term.folded else ""
+        return [f"no word {term.word!r}{also} in the document"]
+    return ["not found in the document"]

@@ -1,0 +1,88 @@
+"""Digest schedules as written in rules: when a rule's digest is due.
+
+``immediate`` | ``hourly`` | ``daily HH:MM [TZ]`` | ``weekly DAY HH:MM [TZ]``
+| a five-field cron line, optionally followed by a timezone. Without a
+timezone a schedule runs in UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+Kind = Literal["immediate", "hourly", "daily", "weekly", "cron"]
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+_CRON_FIELD = re.compile(r"[\d*/,\-A-Za-z?]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    kind: Kind
+    timezone: str = "UTC"
+    hour: int = 0
+    minute: int = 0
+    weekday: int = 0  # 0 = Monday
+    cron: str = ""
+
+
+def parse_schedule(text: str) -> Schedule:
+    """Parse ``text``; raises ValueError saying what was expected."""
+    words = text.split()
+    if not words:
+        raise ValueError("empty schedule")
+    head = words[0].lower()
+    if head in ("immediate", "hourly"):
+        if len(words) > 1:
+            raise ValueError(f"{head!r} takes nothing after it")
+        return Schedule(kind=head)  # type: ignore[arg-type]
+    if head == "daily":
+        return _at_time("daily", words[1:], text)
+    if head == "weekly":
+        if len(words) < 3:
+            raise ValueError(f"{text!r}: expected 'weekly DAY HH:MM [TIMEZONE]'")
+        day = words[1].lower()[:3]
+        if day not in DAYS:
+            raise ValueError(f"{words[1]!r} is not a day of the week (mon … sun)")
+        schedule = _at_time("weekly", words[2:], text)
+        return Schedule(
+            "weekly", schedule.timezone, schedule.hour, schedule.minute, DAYS.index(day)
+        )
+    if len(words) in (5, 6) and all(_CRON_FIELD.fullmatch(w) for w in words[:5]):
+        zone = _zone(words[5]) if len(words) == 6 else "UTC"
+        _check_cron(" ".join(words[:5]), zone)
+        return Schedule("cron", zone, cron=" ".join(words[:5]))
+    raise ValueError(
+        f"{text!r}: expected 'immediate', 'hourly', 'daily HH:MM [TZ]', "
+        "'weekly DAY HH:MM [TZ]' or a cron line 'MIN HOUR DOM MON DOW [TZ]'"
+    )
+
+
+def _at_time(kind: Kind, words: list[str], text: str) -> Schedule:
+    if not words or len(words) > 2:
+        raise ValueError(f"{text!r}: expected '{kind} HH:MM [TIMEZONE]'")
+    match = _TIME.fullmatch(words[0])
+    if match is None:
+        raise ValueError(f"{words[0]!r} is not a time of day (HH:MM, 00:00 to 23:59)")
+    zone = _zone(words[1]) if len(words) == 2 else "UTC"
+    return Schedule(kind, zone, int(match.group(1)), int(match.group(2)))
+
+
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not a known timezone (e.g. 'Europe/Warsaw')") from None
+    return name
+
+
+def _check_cron(expression: str, zone: str) -> None:
+    # APScheduler is the one that will run it, so let it be the judge of the syntax.
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expression, timezone=ZoneInfo(zone))
+    except ValueError as error:
+        raise ValueError(f"{expression!r} is not a valid cron line: {error}") from None
