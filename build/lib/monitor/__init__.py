@@ -1,3 +1,0 @@
-"""An event-sourced news-monitoring daemon."""
-
-__version__ = "0.1.0"

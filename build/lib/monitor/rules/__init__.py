@@ -1,1 +1,0 @@
-"""Watch rules: parse queries, expand concepts, match documents (pure, no I/O)."""
