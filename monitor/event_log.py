@@ -23,7 +23,7 @@ from sqlmodel import Field, SQLModel
 
 from monitor.errors import ConcurrencyError
 from monitor.events import Event, decode, upcast
-from monitor.store import bulk_write, db_datetime
+from monitor.store import bulk_write, db_datetime, in_chunks
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias), not a BIGINT one.
 SeqType = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -159,10 +159,8 @@ class EventLog:
     def stream_versions(self, conn: Connection, streams: Iterable[str]) -> dict[str, int]:
         """The current version of each of ``streams`` (absent streams are left out)."""
         found: dict[str, int] = {}
-        names = sorted(set(streams))
         column = events_table.c
-        for start in range(0, len(names), 500):
-            chunk = names[start : start + 500]
+        for chunk in in_chunks(streams):
             query = (
                 sa.select(column.stream, sa.func.max(column.version))
                 .where(column.stream.in_(chunk))

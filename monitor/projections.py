@@ -22,7 +22,7 @@ from sqlmodel import Field, SQLModel
 
 from monitor.document import Document, Published
 from monitor.event_log import EventLog, StoredEvent, UTCDateTime, events_table
-from monitor.store import bulk_write, db_datetime
+from monitor.store import bulk_write, db_datetime, in_chunks
 
 Row = dict[str, Any]
 
@@ -339,9 +339,8 @@ class Projection:
     def _load(self, conn: Connection, keys: set[str]) -> dict[str, Row]:
         pk = self.table.primary_key.columns.values()[0]
         found: dict[str, Row] = {}
-        ordered = sorted(keys)
-        for start in range(0, len(ordered), 500):
-            query = sa.select(self.table).where(pk.in_(ordered[start : start + 500]))
+        for chunk in in_chunks(keys):
+            query = sa.select(self.table).where(pk.in_(chunk))
             for row in conn.execute(query).mappings():
                 found[row[pk.name]] = dict(row)
         return found
@@ -496,12 +495,11 @@ class Projector:
 
 def known_documents(conn: Connection, document_ids: Iterable[str]) -> dict[str, str]:
     """``document_id -> content_hash`` for those of ``document_ids`` already stored."""
-    ids = sorted(set(document_ids))
     found: dict[str, str] = {}
     column = documents_table.c
-    for start in range(0, len(ids), 500):
+    for chunk in in_chunks(document_ids):
         query = sa.select(column.document_id, column.content_hash).where(
-            column.document_id.in_(ids[start : start + 500])
+            column.document_id.in_(chunk)
         )
         found.update({doc_id: digest for doc_id, digest in conn.execute(query)})
     return found
@@ -509,14 +507,13 @@ def known_documents(conn: Connection, document_ids: Iterable[str]) -> dict[str, 
 
 def document_texts(conn: Connection, document_ids: Iterable[str]) -> dict[str, str]:
     """``document_id -> text`` of the current version, read from the event it came from."""
-    ids = sorted(set(document_ids))
     found: dict[str, str] = {}
     docs, events = documents_table.c, events_table.c
-    for start in range(0, len(ids), 500):
+    for chunk in in_chunks(document_ids):
         query = (
             sa.select(docs.document_id, events.data)
             .join(events_table, events.seq == docs.last_seq)
-            .where(docs.document_id.in_(ids[start : start + 500]))
+            .where(docs.document_id.in_(chunk))
         )
         for doc_id, data in conn.execute(query):
             found[doc_id] = str(data["text"])
@@ -577,13 +574,10 @@ def rule_rows(conn: Connection) -> dict[str, Row]:
 
 def matched_pairs(conn: Connection, document_ids: Iterable[str]) -> set[tuple[str, str]]:
     """The (rule, document_id) pairs already matched among ``document_ids``."""
-    ids = sorted(set(document_ids))
     found: set[tuple[str, str]] = set()
     column = matches_table.c
-    for start in range(0, len(ids), 500):
-        query = sa.select(column.rule, column.document_id).where(
-            column.document_id.in_(ids[start : start + 500])
-        )
+    for chunk in in_chunks(document_ids):
+        query = sa.select(column.rule, column.document_id).where(column.document_id.in_(chunk))
         found.update((rule, doc) for rule, doc in conn.execute(query))
     return found
 

@@ -9,7 +9,7 @@ there is no separate init step.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,16 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+IN_LIMIT = 500  # keys per IN (...) list: well under every backend's parameter limit
+
+
+def in_chunks(keys: Iterable[str]) -> Iterator[list[str]]:
+    """The distinct ``keys``, sorted, in lists short enough for one ``IN (...)`` each."""
+    ordered = sorted(set(keys))
+    for start in range(0, len(ordered), IN_LIMIT):
+        yield ordered[start : start + IN_LIMIT]
 
 
 def bulk_write(

@@ -9,20 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from monitor.cli import main
+from clirun import run_cli
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_b61107c3d676957f.txt"
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as done:
-        code = int(done.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clirun import run_cli as cli
 from feedserver import FeedServer
-
-from monitor.cli import main
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_b61107c3d676957f.txt"
 RULE = (
@@ -27,16 +26,6 @@ FEED = """<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><tit
 # On a machine that has never built the lemma dictionaries, the first test builds them
 # (tens of seconds per language); after that they load from the cache in milliseconds.
 pytestmark = pytest.mark.timeout(900)
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as done:
-        code = int(done.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def write_config(folder: Path, rules: str, feed_url: str | None = None) -> Path:

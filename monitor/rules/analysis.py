@@ -75,12 +75,6 @@ class Analysis:
     _words: list[str] | None = None
 
     @property
-    def keys(self) -> set[Key]:
-        """Every presearch key of the document (its words' and its concepts')."""
-        found: set[Key] = set().union(*[details.keys for details in self.info.values()])
-        return found | {("c", concept) for concept in self.mentions}
-
-    @property
     def positions(self) -> dict[str, list[int]]:
         """word -> its positions; built on first use, most documents never need all of it."""
         if self._positions is None:
