@@ -8,7 +8,7 @@ rows are never rewritten. When a payload changes shape: bump
 fixture of the old payload to ``tests/fixtures/events/``.
 
 Streams group the events of one thing: ``document:<id>``, ``feed:<name>``,
-``seed:<path>``. A stream's ``version`` counts its events from 1.
+``seed:<path>``, ``rule:<name>``, ``digest:<id>``, ``channel:<name>``. A stream's ``version`` counts its events from 1.
 """
 
 from __future__ import annotations
@@ -209,6 +209,114 @@ class RuleMatched(Event):
         return f"rule:{self.rule}"
 
 
+class DigestAssembled(Event):
+    """A digest, recorded before any attempt to send it: the outbox's entry.
+
+    It holds what was rendered, so every attempt (and a resend after a crash)
+    sends the same bytes with the same id, whatever the templates say by then.
+    """
+
+    type_name: ClassVar[str] = "DigestAssembled"
+
+    digest_id: str
+    rule: str
+    channel: str
+    channel_type: str
+    # The RuleMatched events the digest covers (shown, or counted in "more").
+    matches: list[int]
+    documents: list[str]
+    # The stories shown: {"document_id", "title", "url", "source", "published", "copies": [...]}.
+    entries: list[dict[str, Any]]
+    more: int
+    # alerts.message.Message as JSON: subject and rendered parts.
+    message: dict[str, Any]
+
+    @property
+    def stream(self) -> str:
+        return f"digest:{self.digest_id}"
+
+
+class DeliveryEvent(Event):
+    digest_id: str
+    rule: str
+    channel: str
+
+    @property
+    def stream(self) -> str:
+        return f"digest:{self.digest_id}"
+
+
+class DeliverySucceeded(DeliveryEvent):
+    type_name: ClassVar[str] = "DeliverySucceeded"
+
+    attempt: int
+    status: int | None = None
+    # Where it went: a file's path, the SMTP server's reply.
+    detail: str = ""
+    elapsed: float
+
+
+class DeliveryFailed(DeliveryEvent):
+    type_name: ClassVar[str] = "DeliveryFailed"
+
+    attempt: int
+    # timeout, connect, tls, http, gone, rejected, auth, smtp, io, config, protocol, internal
+    category: str
+    message: str
+    status: int | None = None
+    elapsed: float
+    # When the next attempt is due (ISO 8601 UTC); None when there is none (abandoned, or the
+    # channel is disabled).
+    retry_at: str | None
+    # Seconds the peer asked for (Retry-After), when it did.
+    retry_after: float | None = None
+
+
+class DeliveryAbandoned(DeliveryEvent):
+    """The last attempt failed; the digest stays on record for `monitor deliveries retry`."""
+
+    type_name: ClassVar[str] = "DeliveryAbandoned"
+
+    attempts: int
+    reason: str
+
+
+class DeliveryRetryRequested(DeliveryEvent):
+    """Someone asked for an abandoned (or waiting) digest to be tried again now."""
+
+    type_name: ClassVar[str] = "DeliveryRetryRequested"
+
+    previous_state: str
+
+
+class ChannelDisabled(Event):
+    """The channel's endpoint said it is gone (HTTP 410): nothing is sent until it changes."""
+
+    type_name: ClassVar[str] = "ChannelDisabled"
+
+    channel: str
+    reason: str
+    digest_id: str | None = None
+    # A digest of the channel's destination (URL): a new destination enables it again.
+    destination: str
+
+    @property
+    def stream(self) -> str:
+        return f"channel:{self.channel}"
+
+
+class ChannelEnabled(Event):
+    type_name: ClassVar[str] = "ChannelEnabled"
+
+    channel: str
+    reason: str
+    destination: str
+
+    @property
+    def stream(self) -> str:
+        return f"channel:{self.channel}"
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type_name: cls
     for cls in (
@@ -221,6 +329,13 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RuleDefined,
         RuleRemoved,
         RuleMatched,
+        DigestAssembled,
+        DeliverySucceeded,
+        DeliveryFailed,
+        DeliveryAbandoned,
+        DeliveryRetryRequested,
+        ChannelDisabled,
+        ChannelEnabled,
     )
 }
 

@@ -11,20 +11,18 @@ skip one. Every projection can be dropped and rebuilt from the log
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
+from alerts.deliveries import DELIVERY_PROJECTIONS
 from monitor.document import Document, Published
 from monitor.event_log import EventLog, StoredEvent, UTCDateTime, events_table
-from monitor.store import bulk_write, db_datetime, in_chunks
-
-Row = dict[str, Any]
+from monitor.projection import Applies, BulkCreate, Projection, Row
+from monitor.store import bulk_write, in_chunks
 
 
 class DocumentRow(SQLModel, table=True):
@@ -77,6 +75,9 @@ class RuleRow(SQLModel, table=True):
     version: int = Field(nullable=False)
     query: str = Field(nullable=False)
     channels: list[str] = Field(sa_column=sa.Column(sa.JSON(), nullable=False))
+    # Channel -> the seq from which its matches go to it: a channel added to a rule later
+    # gets the news from then on, not the rule's whole history.
+    channel_since: dict[str, int] = Field(sa_column=sa.Column(sa.JSON(), nullable=False))
     schedule: str = Field(nullable=False)
     enabled: bool = Field(nullable=False)
     removed: bool = Field(default=False, nullable=False)
@@ -223,11 +224,13 @@ def fold_rule(row: Row | None, event: StoredEvent) -> Row | None:
         return None if row is None else row | {"matches": row["matches"] + 1}
     if event.type == "RuleRemoved":
         return None if row is None else row | {"removed": True, "last_seq": event.seq}
+    since = row["channel_since"] if row and not row["removed"] else {}
     return {
         "rule": data["rule"],
         "version": data["version"],
         "query": data["query"],
         "channels": list(data["channels"]),
+        "channel_since": {c: since.get(c, event.seq) for c in data["channels"]},
         "schedule": data["schedule"],
         "enabled": data.get("enabled", True),
         "removed": False,
@@ -256,103 +259,13 @@ def fold_match(row: Row | None, event: StoredEvent) -> Row | None:
     }
 
 
-@dataclass(frozen=True)
-class BulkCreate:
-    """How a rebuild inserts the rows that one event type creates, in SQL instead of Python.
-
-    Folding 200,000 events in Python costs several times more than letting the database copy
-    them out of the log with its own JSON functions. Only for events that always create a
-    new row (the first event of a stream), so order within the type does not matter.
-    """
-
-    event_type: str
-    fields: dict[str, tuple[str, ...]]
-    # Columns filled from the event row itself, as SQL over the events table.
-    envelope: dict[str, str]
-
-    def statement(self, conn: Connection, table: sa.Table) -> str:
-        sqlite = conn.dialect.name == "sqlite"
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        paths = [
-            f"json_extract(data, '$.{'.'.join(p)}')"
-            if sqlite
-            else f"(data #>> '{{{','.join(p)}}}')"
-            for p in self.fields.values()
-        ]
-        columns = [*self.fields, *self.envelope]
-        return (
-            f"INSERT INTO {table.name} ({', '.join(columns)}) "
-            f"SELECT {', '.join([*paths, *self.envelope.values()])} FROM events "
-            f"WHERE type = '{self.event_type}' AND seq > {mark} AND seq <= {mark}"
-        )
-
-
-@dataclass(frozen=True)
-class Projection:
-    """A table kept up to date by folding the events of ``handles`` into rows keyed by ``key``."""
-
-    name: str
-    table: sa.Table
-    handles: frozenset[str]
-    key: Callable[[StoredEvent], str]
-    fold: Callable[[Row | None, StoredEvent], Row | None]
-    bulk: BulkCreate | None = None
-    columns: tuple[str, ...] = field(init=False)
-    datetime_columns: tuple[int, ...] = field(init=False)
-    json_columns: tuple[int, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        columns = list(self.table.columns)
-        object.__setattr__(self, "columns", tuple(c.name for c in columns))
-        stamps = tuple(i for i, c in enumerate(columns) if isinstance(c.type, UTCDateTime))
-        object.__setattr__(self, "datetime_columns", stamps)
-        blobs = tuple(i for i, c in enumerate(columns) if isinstance(c.type, sa.JSON))
-        object.__setattr__(self, "json_columns", blobs)
-
-    def apply(self, conn: Connection, events: Sequence[StoredEvent]) -> None:
-        """Fold ``events`` (in ``seq`` order) into the table."""
-        mine = [event for event in events if event.type in self.handles]
-        if not mine:
-            return
-        rows = self._load(conn, {self.key(event) for event in mine})
-        for event in mine:
-            key = self.key(event)
-            folded = self.fold(rows.get(key), event)
-            if folded is not None:
-                rows[key] = folded
-        bulk_write(
-            conn,
-            self.table,
-            self.columns,
-            [self._values(conn, row) for row in rows.values()],
-            upsert_key=[c.name for c in self.table.primary_key.columns],
-        )
-
-    def _values(self, conn: Connection, row: Row) -> tuple[Any, ...]:
-        values = [row[c] for c in self.columns]
-        for index in self.datetime_columns:
-            values[index] = db_datetime(conn, values[index])
-        for index in self.json_columns:
-            values[index] = orjson.dumps(values[index]).decode()
-        return tuple(values)
-
-    def _load(self, conn: Connection, keys: set[str]) -> dict[str, Row]:
-        pk = self.table.primary_key.columns.values()[0]
-        found: dict[str, Row] = {}
-        for chunk in in_chunks(keys):
-            query = sa.select(self.table).where(pk.in_(chunk))
-            for row in conn.execute(query).mappings():
-                found[row[pk.name]] = dict(row)
-        return found
-
-
 documents_table: sa.Table = DocumentRow.__table__  # type: ignore[attr-defined]
 rules_table: sa.Table = RuleRow.__table__  # type: ignore[attr-defined]
 matches_table: sa.Table = MatchRow.__table__  # type: ignore[attr-defined]
 feed_state_table: sa.Table = FeedStateRow.__table__  # type: ignore[attr-defined]
 checkpoints_table: sa.Table = CheckpointRow.__table__  # type: ignore[attr-defined]
 
-PROJECTIONS: tuple[Projection, ...] = (
+PROJECTIONS: tuple[Applies, ...] = (
     Projection(
         name="documents",
         table=documents_table,
@@ -392,6 +305,7 @@ PROJECTIONS: tuple[Projection, ...] = (
         key=lambda event: match_key(event.data["rule"], event.data["document_id"]),
         fold=fold_match,
     ),
+    *DELIVERY_PROJECTIONS,
 )
 
 
@@ -401,7 +315,7 @@ class Projector:
     def __init__(
         self,
         log: EventLog,
-        projections: Sequence[Projection] = PROJECTIONS,
+        projections: Sequence[Applies] = PROJECTIONS,
         *,
         batch_size: int = 5000,
     ) -> None:
@@ -448,7 +362,7 @@ class Projector:
     def _rebuild_one(
         self,
         conn: Connection,
-        projection: Projection,
+        projection: Applies,
         head: int,
         progress: Callable[[int], None] | None,
     ) -> None:

@@ -97,6 +97,13 @@ def bulk_write(
     conn.exec_driver_sql(sql, list(rows))
 
 
+def serialise(conn: Connection, key: str) -> None:
+    """Hold a lock named ``key`` until the transaction ends, so that read-then-write on it is
+    atomic across processes. SQLite's ``BEGIN IMMEDIATE`` already serialises every writer."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
+
+
 def db_datetime(conn: Connection, value: datetime | None) -> Any:
     """A UTC datetime as the driver stores it in a column of :class:`UTCDateTime`."""
     if value is None:
