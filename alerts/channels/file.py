@@ -1,0 +1,105 @@
+"""The file channel: one digest written to one file, atomically, never raising.
+
+The file's name comes from the message alone (when the digest was assembled,
+its rule and its id), so a resend after a crash overwrites the file the first
+attempt may have written instead of leaving a second copy beside it.
+
+The text goes to a hidden temporary file in the same folder, is flushed to
+disk, and is then renamed over the final name: a reader (or a crash) sees
+either no file or the whole digest, never part of one. Failure categories:
+
+    io         the folder or the file could not be written (the OS error says why)
+    internal   a bug (the message has no file part); logged
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alerts.message import Message, Outcome
+
+# Anything outside this set (a path separator above all) becomes "_" in a file name.
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+# A message whose time cannot be read still gets a stable name: it is stored in
+# its digest's event as it is, so failing on it would fail every retry too.
+_UNDATED = "undated"
+_ID_LENGTH = 8
+
+log = logging.getLogger(__name__)
+
+
+def digest_file_name(message: Message, extension: str) -> str:
+    """``<created_at as YYYY-MM-DDTHHMMSSZ>_<rule>_<digest id[:8]>.<extension>``."""
+    stamp = _stamp(message.created_at)
+    rule = _safe(message.rule) or "rule"
+    suffix = _safe(extension.lstrip(".")) or "txt"
+    return f"{stamp}_{rule}_{_safe(message.digest_id[:_ID_LENGTH])}.{suffix}"
+
+
+def write_digest_file(folder: Path, message: Message, *, extension: str) -> Outcome:
+    """Write ``message.parts["file"]`` to ``folder``; the success detail is the file's path."""
+    if "file" not in message.parts:
+        log.error("digest %s has no file part", message.digest_id)
+        return Outcome.failure("internal", f"digest {message.digest_id} has no file part")
+    target = folder / digest_file_name(message, extension)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_atomically(target, message.parts["file"].encode("utf-8"))
+    except OSError as exc:
+        return Outcome.failure("io", f"cannot write {target}: {exc.strerror or exc}")
+    return Outcome.success(detail=str(target))
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    # Hidden and ending in .tmp, so a reader listing "*.md" never picks it up; random,
+    # so two writers of the same digest never share one.
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    # os.open with 0o666 lets the umask decide the mode, as for any other new file
+    # (tempfile would make it 0o600).
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            # On disk before the rename, or a crash could leave a complete name on empty data.
+            os.fsync(stream.fileno())
+        temporary.replace(target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    _sync_folder(target.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable; best effort where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _stamp(created_at: str) -> str:
+    try:
+        when = datetime.fromisoformat(created_at)
+    except ValueError:
+        return _UNDATED
+    if when.tzinfo is None:
+        # Message.created_at is UTC by contract; a naive value is read that way.
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+
+
+def _safe(text: str) -> str:
+    return _UNSAFE.sub("_", text)
