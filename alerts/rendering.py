@@ -24,12 +24,14 @@ from alerts.digest import Digest, Entry, MatchedDocument, digest_id
 from monitor.errors import ConfigError
 
 TEMPLATES = {
+    "subject": "subject.txt.j2",
     "email_text": "email.txt.j2",
     "email_html": "email.html.j2",
     "webhook": "webhook.json.j2",
     "slack": "slack.json.j2",
     "file_markdown": "file.md.j2",
     "file_html": "file.html.j2",
+    "apprise": "apprise.md.j2",
 }
 
 

@@ -77,7 +77,7 @@ def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
 @pass_app
 def run(app: App, once: bool) -> None:
     """Ingest seeds, poll feeds, match rules and send digests."""
-    from monitor.cycle import run_once
+    from monitor.cycle import preflight, run_once
 
     if not once:
         raise UsageError(
@@ -85,6 +85,7 @@ def run(app: App, once: bool) -> None:
             "run 'monitor run --once' from a timer (see README, 'Running on a schedule')"
         )
     settings = app.settings
+    preflight(settings, str(app.config_file))
     report = run_once(settings)
     click.echo(
         f"seeds: {report.seeds.files} file(s), {report.seeds.new} new, "
@@ -97,6 +98,18 @@ def run(app: App, once: bool) -> None:
     )
     matched = report.seeds.matched + sum(p.matched for p in report.polls)
     click.echo(f"rules: {len(settings.rules)} rule(s), {matched} new match(es)")
+    outbox = report.outbox
+    click.echo(
+        f"digests: {len(outbox.assembled)} assembled; {outbox.count('DeliverySucceeded')} delivered, "
+        f"{outbox.count('DeliveryFailed')} failed, {outbox.count('DeliveryAbandoned')} abandoned"
+    )
+    for attempt in outbox.attempts:
+        if not attempt.outcome.ok:
+            click.echo(
+                f"  {attempt.channel}: digest {attempt.digest_id[:8]}: "
+                f"{attempt.outcome.category}: {attempt.outcome.message}",
+                err=True,
+            )
     for poll in report.polls:
         if poll.outcome == "failed":
             click.echo(f"  {poll.feed}: {poll.category}: {poll.message}", err=True)
@@ -303,6 +316,98 @@ def rules_backfill(app: App, rule: str, since: Any) -> None:
     )
 
 
+@cli.group(invoke_without_command=True)
+@click.option(
+    "--state",
+    type=click.Choice(["pending", "delivered", "abandoned"]),
+    help="Only digests in this state.",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=50, help="At most N digests.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def deliveries(ctx: click.Context, state: str | None, limit: int, as_json: bool) -> None:
+    """Digests and their delivery state, newest first; 'retry ID' retries an abandoned one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from alerts.outbox import list_deliveries
+
+    app = ctx.find_object(App)
+    assert app is not None
+    with app.store() as store, store.reading() as conn:
+        rows = list_deliveries(conn, state=state, limit=limit)
+    if as_json:
+        for row in rows:
+            sys.stdout.buffer.write(orjson.dumps(row, default=str) + b"\n")
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in (
+        "digest",
+        "created (UTC)",
+        "rule",
+        "channel",
+        "state",
+        "docs",
+        "tries",
+        "next / done",
+        "last error",
+    ):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["digest_id"][:8],
+            f"{row['created_at']:%Y-%m-%d %H:%M}",
+            row["rule"],
+            row["channel"],
+            _state(row),
+            str(row["documents"]),
+            str(row["total_attempts"]),
+            _when(row),
+            f"{row['last_category']}: {row['last_error']}" if row["last_error"] else "",
+        )
+    out = Console(highlight=False)
+    (out if out.is_terminal else Console(highlight=False, width=240)).print(table)
+    if not rows:
+        click.echo("no digests yet")
+
+
+def _state(row: dict[str, Any]) -> str:
+    if row["state"] == "pending" and row["next_attempt_at"] is None:
+        return "held (channel disabled)"
+    return str(row["state"])
+
+
+def _when(row: dict[str, Any]) -> str:
+    stamp = row["delivered_at"] if row["state"] == "delivered" else row["next_attempt_at"]
+    return "" if stamp is None else f"{stamp:%Y-%m-%d %H:%M:%S}"
+
+
+@deliveries.command("retry")
+@click.argument("digest_id")
+@pass_app
+def deliveries_retry(app: App, digest_id: str) -> None:
+    """Try DIGEST_ID (an abandoned or waiting digest; a prefix is enough) again now."""
+    from alerts.outbox import request_retry
+    from monitor.cycle import preflight
+    from monitor.recording import Recorder
+
+    preflight(app.settings, str(app.config_file))
+    with app.store() as store:
+        row, attempts = request_retry(Recorder(store), app.settings, digest_id)
+    if not attempts:
+        click.echo(f"digest {row['digest_id']}: retry recorded; not attempted now")
+        return
+    outcome = attempts[0].outcome
+    if outcome.ok:
+        click.echo(f"digest {row['digest_id']} -> {row['channel']}: delivered {outcome.detail}")
+    else:
+        click.echo(
+            f"digest {row['digest_id']} -> {row['channel']}: failed again: "
+            f"{outcome.category}: {outcome.message} (retried on its schedule)",
+            err=True,
+        )
+        sys.exit(1)
+
+
 def _print_match(document: Any, match: Any) -> None:
     from monitor.rules.snippets import mark
 
@@ -317,12 +422,18 @@ def _event_line(event: StoredEvent) -> str:
 
 
 def _summary(data: dict[str, Any]) -> str:
+    if isinstance(data.get("message"), dict):  # a digest
+        return (
+            f"{data['channel']}: {len(data['documents'])} doc(s): {data['message']['subject'][:60]}"
+        )
     if "title" in data:
         return f"{data.get('language', '')} {data['title'][:70]}"
     if "category" in data:
         return f"{data['category']}: {str(data.get('message', ''))[:70]}"
-    if "entries" in data:
+    if isinstance(data.get("entries"), int):
         return f"{data['status']} {data['entries']} entries, {data['new']} new, {data['revised']} revised"
+    if "channel" in data:
+        return f"{data['channel']}: {data.get('detail') or data.get('reason') or ''}"[:90]
     return str(data.get("status", ""))
 
 

@@ -1,8 +1,8 @@
-"""One full cycle of the daemon: seeds in, every feed polled once.
+"""One full cycle of the daemon: seeds in, every feed polled once, digests out.
 
-``monitor run --once`` is exactly this. Feed failures are events, not
-errors: the cycle only fails when the program itself cannot work (the
-database is unusable).
+``monitor run --once`` is exactly this. Feed failures and failed deliveries
+are events, not errors: the cycle only fails when the program itself cannot
+work (the database is unusable).
 """
 
 from __future__ import annotations
@@ -16,10 +16,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+from alerts.outbox import OutboxReport, check_channels, run_outbox
+from monitor.errors import ConfigError
 from monitor.matching import activate
 from monitor.polling import Poller, PollOutcome
 from monitor.recording import Clock, Recorder, utc_now
 from monitor.rulebook import build_matcher, sync_rules
+from monitor.secrets import missing
 from monitor.seeding import SeedReport, ingest_seeds
 from monitor.settings import Settings
 from monitor.store import open_store
@@ -29,9 +32,21 @@ from monitor.store import open_store
 class CycleReport:
     seeds: SeedReport
     polls: list[PollOutcome] = field(default_factory=list)
+    outbox: OutboxReport = field(default_factory=OutboxReport)
 
     def count(self, outcome: str) -> int:
         return sum(1 for poll in self.polls if poll.outcome == outcome)
+
+
+def preflight(settings: Settings, source: str) -> None:
+    """What must hold before a cycle starts: secrets set, templates that render (else exit 2)."""
+    problems = missing(settings, os.environ, source)
+    try:
+        check_channels(settings, source)
+    except ConfigError as error:
+        problems.extend(error.problems)
+    if problems:
+        raise ConfigError(problems)
 
 
 def _warm() -> None:
@@ -80,7 +95,10 @@ def run_once(
     clock: Clock = utc_now,
     on_poll: Callable[[PollOutcome], None] | None = None,
 ) -> CycleReport:
-    """Record rule changes, ingest the seeds and poll every enabled feed once."""
+    """Record rule changes, ingest the seeds, poll every enabled feed once, send digests.
+
+    Every rule's digest is assembled now, whatever its schedule: this is the one cycle.
+    """
     feeds = [feed for feed in settings.feeds if feed.enabled]
     store = open_store(settings.store_url, busy_timeout=settings.store.busy_timeout)
     try:
@@ -105,6 +123,7 @@ def run_once(
             if feeds:
                 poller = Poller(recorder, settings.fetch, executor=pool, on_outcome=on_poll)
                 report.polls = asyncio.run(poller.poll(feeds))
+            report.outbox = run_outbox(recorder, settings)
             return report
         finally:
             store.dispose()

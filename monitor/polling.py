@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -31,6 +32,7 @@ from monitor.normalise import normalise_entry
 from monitor.parsing import parse_feed
 from monitor.projections import feed_states
 from monitor.recording import Recorder
+from monitor.secrets import expand_headers
 from monitor.settings import FeedSettings, FetchSettings
 
 log = logging.getLogger(__name__)
@@ -149,7 +151,7 @@ class Poller:
                 limits=self.limits,
                 etag=state.get("etag") if state.get("url") == feed.url else None,
                 last_modified=state.get("last_modified") if state.get("url") == feed.url else None,
-                headers=feed.headers,
+                headers=_headers(feed),
             )
             if result.not_modified:
                 return self._not_modified(feed, result, time.monotonic() - started)
@@ -231,3 +233,15 @@ class Poller:
         # INFO, not WARNING: the failure is an event, and `run --once` prints its own summary.
         log.info("feed %s: %s: %s", feed.name, error.category, error.message)
         return PollOutcome(feed.name, "failed", category=error.category, message=error.message)
+
+
+def _headers(feed: FeedSettings) -> dict[str, str]:
+    """The feed's extra headers with ``${NAME}`` taken from the environment."""
+    try:
+        return expand_headers(feed.headers, os.environ)
+    except KeyError as missing:
+        # The start-up check names it too; a variable unset since then fails only this feed.
+        raise FetchError(
+            f"a header refers to the unset environment variable {missing.args[0]}",
+            category="config",
+        ) from None

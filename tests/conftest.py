@@ -12,3 +12,13 @@ def feed_server() -> Iterator[FeedServer]:
     """A fresh HTTP server on 127.0.0.1 for each test (see tests/feedserver.py)."""
     with FeedServer() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def no_active_matcher() -> Iterator[None]:
+    """A test that runs a cycle in-process leaves its rules active; the next test starts clean."""
+    from monitor.matching import activate
+
+    activate(None)
+    yield
+    activate(None)
