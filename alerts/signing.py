@@ -35,6 +35,13 @@ def secret_bytes(secret: str) -> bytes:
     return secret.encode("utf-8")
 
 
+def secret_problem(secret: str) -> str | None:
+    """What is wrong with a configured secret, or None; checked at start-up."""
+    if secret.startswith(SECRET_PREFIX) and not _b64decode(secret.removeprefix(SECRET_PREFIX)):
+        return "holds 'whsec_' followed by no valid base64: receivers could not verify"
+    return None
+
+
 def sign(secret: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
     """The ``webhook-signature`` value for one attempt."""
     return f"{VERSION},{base64.b64encode(_digest(secret, msg_id, str(timestamp), body)).decode()}"

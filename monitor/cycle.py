@@ -17,6 +17,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from alerts.outbox import OutboxReport, check_channels, run_outbox
+from alerts.signing import secret_problem
 from monitor.errors import ConfigError
 from monitor.matching import activate
 from monitor.polling import Poller, PollOutcome
@@ -41,6 +42,12 @@ class CycleReport:
 def preflight(settings: Settings, source: str) -> None:
     """What must hold before a cycle starts: secrets set, templates that render (else exit 2)."""
     problems = missing(settings, os.environ, source)
+    for index, channel in enumerate(settings.channels):
+        variable: str | None = getattr(channel, "secret_env", None)
+        secret = os.environ.get(variable) if variable else None
+        problem = secret_problem(secret) if secret else None
+        if problem:
+            problems.append(f"{source}: channels[{index}].secret_env: {variable} {problem}")
     try:
         check_channels(settings, source)
     except ConfigError as error:

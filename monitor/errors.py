@@ -98,3 +98,17 @@ class QueryError(MonitorError):
     def __init__(self, message: str, *, position: int) -> None:
         self.position = position
         super().__init__(message)
+
+
+def causes(exc: BaseException) -> list[BaseException]:
+    """The exception, what it wraps (httpcore passes the OSError as an argument) and its causes."""
+    found: list[BaseException] = []
+    pending: list[BaseException] = [exc]
+    while pending and len(found) < 16:  # bounded: chains can be cyclic
+        current = pending.pop()
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        pending.extend(c for c in (current.__cause__, current.__context__) if c is not None)
+    return found

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import httpx
 
 from monitor.decompression import DecompressionError, decoder_for
-from monitor.errors import FetchError
+from monitor.errors import FetchError, causes
 
 USER_AGENT = "news-monitor/0.1 (+https://github.com/news-monitor/news-monitor)"
 
@@ -292,12 +292,12 @@ def _category(exc: Exception) -> str:
         return "protocol"
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return "protocol"
-    causes = list(_causes(exc))
-    if any(isinstance(c, socket.gaierror) for c in causes):
+    chain = causes(exc)
+    if any(isinstance(c, socket.gaierror) for c in chain):
         return "dns"
-    if any(isinstance(c, ssl.SSLError) for c in causes):
+    if any(isinstance(c, ssl.SSLError) for c in chain):
         return "tls"
-    text = " ".join(str(c).lower() for c in causes)
+    text = " ".join(str(c).lower() for c in chain)
     if any(hint in text for hint in _DNS_HINTS):
         return "dns"
     return "connect"
@@ -305,24 +305,10 @@ def _category(exc: Exception) -> str:
 
 def _os_reason(exc: Exception) -> str:
     """The operating system's words ("Connection refused") rather than a wrapper's."""
-    for cause in _causes(exc):
+    for cause in causes(exc):
         if isinstance(cause, OSError) and cause.errno:
             return os.strerror(cause.errno)
     return str(exc) or type(exc).__name__
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    """The exception, what it wraps (httpcore passes the OSError as an argument) and its causes."""
-    found: list[BaseException] = []
-    pending: list[BaseException] = [exc]
-    while pending and len(found) < 16:  # bounded: chains can be cyclic
-        current = pending.pop()
-        if any(current is seen for seen in found):
-            continue
-        found.append(current)
-        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
-        pending.extend(c for c in (current.__cause__, current.__context__) if c is not None)
-    return found
 
 
 def _request_url(exc: Exception) -> str | None:

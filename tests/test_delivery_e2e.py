@@ -186,6 +186,20 @@ def test_an_unset_secret_stops_the_run_naming_the_key(
     assert "channels[0].secret_env: the environment variable HOOK_SECRET is not set" in err
 
 
+def test_a_malformed_standard_webhooks_secret_stops_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOOK_SECRET", "whsec_***not base64***")
+    channel = (
+        '[[channels]]\nname = "out"\ntype = "webhook"\nurl = "http://127.0.0.1:9/"\n'
+        'secret_env = "HOOK_SECRET"\n'
+    )
+    code, _, err = cli(capsys, project(tmp_path, channel), "run", "--once")
+    assert code == 2
+    assert "channels[0].secret_env: HOOK_SECRET holds 'whsec_' followed by no valid base64" in err
+    assert "not base64" not in err  # the value itself is never printed
+
+
 def test_deliveries_lists_an_abandoned_digest_and_retry_delivers_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

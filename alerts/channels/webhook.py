@@ -40,6 +40,7 @@ import httpx
 
 from alerts.message import Message, Outcome
 from alerts.signing import sign
+from monitor.errors import causes
 
 
 def _version() -> str:
@@ -191,8 +192,8 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
 
 
 def _classify(exc: Exception) -> tuple[str, str]:
-    causes = _causes(exc)
-    if any(isinstance(cause, ssl.SSLError | ssl.CertificateError) for cause in causes):
+    chain = causes(exc)
+    if any(isinstance(cause, ssl.SSLError | ssl.CertificateError) for cause in chain):
         return "tls", f"TLS failed: {_reason(exc)}"
     if isinstance(exc, httpx.TimeoutException):
         return "timeout", f"timed out: {_reason(exc)}"
@@ -201,22 +202,8 @@ def _classify(exc: Exception) -> tuple[str, str]:
     return "protocol", f"{type(exc).__name__}: {_reason(exc)}"
 
 
-def _causes(exc: BaseException) -> list[BaseException]:
-    """The exception, what it wraps (httpcore passes the OSError as an argument) and its causes."""
-    found: list[BaseException] = []
-    pending: list[BaseException] = [exc]
-    while pending and len(found) < 16:  # bounded: chains can be cyclic
-        current = pending.pop()
-        if any(current is seen for seen in found):
-            continue
-        found.append(current)
-        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
-        pending.extend(c for c in (current.__cause__, current.__context__) if c is not None)
-    return found
-
-
 def _reason(exc: BaseException) -> str:
-    for cause in _causes(exc):
+    for cause in causes(exc):
         if isinstance(cause, ssl.SSLError) and cause.reason:
             return str(cause.reason)
         # The operating system's words: asyncio's own strerror is "Connect call failed (...)".
