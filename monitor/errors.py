@@ -77,8 +77,17 @@ def _rebuild(cls: type[SourceError], message: str, state: dict[str, Any]) -> Sou
 class FetchError(SourceError):
     """An HTTP fetch failed before a usable response arrived."""
 
-    def __init__(self, message: str, *, category: str, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        category: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         self.status = status
+        # Seconds the server asked us to wait (429/503 Retry-After), when it did.
+        self.retry_after = retry_after
         super().__init__(message, category=category)
 
 

@@ -131,6 +131,8 @@ class FeedPollFailed(Event):
     category: str
     message: str
     elapsed: float
+    # Seconds the server asked us to wait (429/503 Retry-After); the next poll waits as long.
+    retry_after: float | None = None
 
     @property
     def stream(self) -> str:

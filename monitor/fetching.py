@@ -21,6 +21,7 @@ applies to decoded bytes without ever holding a decompression bomb in memory.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
 import os
 import re
@@ -29,6 +30,7 @@ import ssl
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC
 
 import httpx
 
@@ -207,7 +209,10 @@ async def _read_body(response: httpx.Response, limits: FetchLimits) -> bytes:
         return b""
     if not 200 <= status < 300:
         message = f"HTTP {status} {response.reason_phrase} from {response.url}"
-        raise FetchError(_clean(message), category="http", status=status)
+        wait = None
+        if status in (429, 503):
+            wait = retry_after_seconds(response.headers.get("retry-after"), time.time())
+        raise FetchError(_clean(message), category="http", status=status, retry_after=wait)
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_bytes:
         raise _too_large(response, f"Content-Length {declared}", limits)
@@ -325,3 +330,25 @@ def _redact(url: str) -> str:
 def _clean(message: str) -> str:
     """One line, with credentials stripped from any URL in it."""
     return _redact(" ".join(message.split()))
+
+
+_DELTA_SECONDS = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """Seconds a ``Retry-After`` value asks for: delta seconds or an HTTP-date after ``now``.
+
+    A moment already past is 0; a missing or unparsable value is None.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if _DELTA_SECONDS.fullmatch(value):
+        return max(0.0, float(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # "-0000" means UTC with unknown origin (RFC 5322)
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, float(when.timestamp()) - now)

@@ -220,14 +220,15 @@ class Poller:
         return PollOutcome(feed.name, "not_modified")
 
     def _failed(self, feed: FeedSettings, error: SourceError, elapsed: float) -> PollOutcome:
-        status = error.status if isinstance(error, FetchError) else None
+        fetch_error = error if isinstance(error, FetchError) else None
         event = FeedPollFailed(
             feed=feed.name,
             url=feed.url,
-            status=status,
+            status=fetch_error.status if fetch_error else None,
             category=error.category,
             message=error.message,
             elapsed=round(elapsed, 3),
+            retry_after=fetch_error.retry_after if fetch_error else None,
         )
         self.recorder.append([event])
         # INFO, not WARNING: the failure is an event, and `run --once` prints its own summary.

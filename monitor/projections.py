@@ -61,6 +61,8 @@ class FeedStateRow(SQLModel, table=True):
     last_polled_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
     last_success_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
     consecutive_failures: int = Field(default=0, nullable=False)
+    # The Retry-After of the last failure, in seconds: the next poll waits at least as long.
+    retry_after: float | None = None
     last_error_category: str | None = None
     last_error_message: str | None = None
     polls: int = Field(default=0, nullable=False)
@@ -165,6 +167,7 @@ def fold_feed(row: Row | None, event: StoredEvent) -> Row | None:
         "last_modified": None,
         "last_success_at": None,
         "consecutive_failures": 0,
+        "retry_after": None,
         "polls": 0,
         "documents": 0,
     }
@@ -182,6 +185,7 @@ def fold_feed(row: Row | None, event: StoredEvent) -> Row | None:
             | {
                 "last_outcome": "failed",
                 "consecutive_failures": previous["consecutive_failures"] + 1,
+                "retry_after": data.get("retry_after"),
                 "last_error_category": data["category"],
                 "last_error_message": data["message"],
             }
@@ -189,6 +193,7 @@ def fold_feed(row: Row | None, event: StoredEvent) -> Row | None:
     success = {
         "last_success_at": event.recorded_at,
         "consecutive_failures": 0,
+        "retry_after": None,
         "last_error_category": None,
         "last_error_message": None,
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -86,3 +87,55 @@ def _check_cron(expression: str, zone: str) -> None:
         CronTrigger.from_crontab(expression, timezone=ZoneInfo(zone))
     except ValueError as error:
         raise ValueError(f"{expression!r} is not a valid cron line: {error}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """A daily window (in a timezone) when a channel's immediate alerts wait."""
+
+    start: int  # minutes after midnight, local time
+    end: int
+    timezone: str = "UTC"
+
+    def _local(self, moment: datetime) -> datetime:
+        return moment.astimezone(ZoneInfo(self.timezone))
+
+    def active_at(self, moment: datetime) -> bool:
+        local = self._local(moment)
+        minute = local.hour * 60 + local.minute
+        if self.start <= self.end:
+            return self.start <= minute < self.end
+        return minute >= self.start or minute < self.end  # across midnight: 22:00-07:00
+
+    def ends_after(self, moment: datetime) -> datetime:
+        """The first moment after ``moment`` when the window is over (as an aware UTC time)."""
+        local = self._local(moment)
+        zone = ZoneInfo(self.timezone)
+        for days in range(0, 3):
+            day = (local + timedelta(days=days)).date()
+            end = datetime.combine(day, time(self.end // 60, self.end % 60), tzinfo=zone)
+            # A wall-clock time that a DST change skips resolves forward (fold semantics).
+            end = end.astimezone(UTC).astimezone(zone)
+            if end > local:
+                return end.astimezone(UTC)
+        raise AssertionError("a daily window always ends within two days")
+
+
+def parse_quiet_hours(text: str) -> QuietHours:
+    """``"22:00-07:00 Europe/Warsaw"`` (timezone optional, UTC without one)."""
+    words = text.split()
+    if not words or len(words) > 2 or "-" not in words[0]:
+        raise ValueError(
+            f"{text!r}: expected 'HH:MM-HH:MM [TIMEZONE]', e.g. '22:00-07:00 Europe/Warsaw'"
+        )
+    first, _, second = words[0].partition("-")
+    bounds = []
+    for part in (first, second):
+        match = _TIME.fullmatch(part)
+        if match is None:
+            raise ValueError(f"{part!r} is not a time of day (HH:MM, 00:00 to 23:59)")
+        bounds.append(int(match.group(1)) * 60 + int(match.group(2)))
+    if bounds[0] == bounds[1]:
+        raise ValueError(f"{text!r}: the window starts and ends at the same time")
+    zone = _zone(words[1]) if len(words) == 2 else "UTC"
+    return QuietHours(bounds[0], bounds[1], zone)

@@ -33,7 +33,7 @@ from pydantic import (
 from monitor.durations import parse_duration, parse_size
 from monitor.errors import ConfigError, QueryError
 from monitor.rules.query import parse_query
-from monitor.schedules import parse_schedule
+from monitor.schedules import parse_quiet_hours, parse_schedule
 
 DEFAULT_CONFIG = "config.toml"
 CONFIG_ENV = "MONITOR_CONFIG"
@@ -69,6 +69,18 @@ def _check_schedule(value: str) -> str:
     return value
 
 
+def _check_quiet_hours(value: str) -> str:
+    parse_quiet_hours(value)
+    return value
+
+
+def _check_listen(value: str) -> str:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r}: expected HOST:PORT, e.g. '127.0.0.1:8089'")
+    return value
+
+
 def _check_query(value: str) -> str:
     try:
         parse_query(value)
@@ -84,6 +96,8 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 Schedule = Annotated[str, AfterValidator(_check_schedule)]
 Query = Annotated[str, AfterValidator(_check_query)]
+QuietHoursText = Annotated[str, AfterValidator(_check_quiet_hours)]
+Listen = Annotated[str, AfterValidator(_check_listen)]
 
 
 class Section(BaseModel):
@@ -124,6 +138,9 @@ class FetchSettings(Section):
     max_redirects: int = Field(default=5, ge=0, le=20)
     concurrency: int = Field(default=16, ge=1, le=256)
     per_host: int = Field(default=2, ge=1, le=64)
+    # A failing feed waits twice as long after each failure (from its interval), up to this;
+    # it is never dropped. A server's Retry-After (429/503) is honoured within it.
+    max_backoff: Duration = 6 * 3600.0
 
 
 class FeedSettings(Section):
@@ -135,6 +152,10 @@ class FeedSettings(Section):
     headers: dict[str, str] = Field(default_factory=dict)
     # The language to assume when an item is too short to identify and the feed declares none.
     language: str | None = None
+    # Fetch each new item's page and match its main text (trafilatura) instead of the summary.
+    full_text: bool = False
+    # Pages fetched per second for full text (the site's own pages: be gentle).
+    full_text_rate: float = Field(default=1.0, gt=0, le=100)
 
 
 class MatchingSettings(Section):
@@ -181,6 +202,8 @@ class ChannelBase(Section):
     include_backfill: bool = False
     # A folder whose templates replace the defaults of the same name.
     templates: Path | None = None
+    # "22:00-07:00 Europe/Warsaw": immediate digests wait and go out together when it ends.
+    quiet_hours: QuietHoursText | None = None
 
 
 class FileChannel(ChannelBase):
@@ -243,11 +266,41 @@ CHANNEL_TYPES: dict[str, type[BaseModel]] = {
 }
 
 
+class HttpSettings(Section):
+    # Where /healthz, /readyz and /metrics listen; off unless set, e.g. "127.0.0.1:8089".
+    listen: Listen | None = None
+
+
+class HealthSettings(Section):
+    # Channels told when a feed keeps failing, and when it recovers.
+    channels: list[Name] = Field(default_factory=list)
+    # Consecutive failed polls before a feed counts as failing.
+    failures: int = Field(default=3, ge=1, le=1000)
+
+
+class DaemonSettings(Section):
+    # Feed polls start up to this fraction of their interval late, so feeds with the same
+    # interval do not all poll in the same second.
+    jitter: float = Field(default=0.1, ge=0, le=0.5)
+    # A poll or digest that could not start on time (the machine slept) still runs if it is
+    # at most this late; later ones are skipped until their next time.
+    misfire_grace: Duration = 300.0
+    # How often due delivery retries are looked for, and config.toml is checked for changes.
+    tick: Duration = 5.0
+    # How long SIGTERM waits for work in flight before exiting.
+    shutdown_grace: Duration = 10.0
+    # How often the seed folders are read again.
+    seeds_interval: Duration = 300.0
+
+
 class Settings(Section):
     store: StoreSettings = Field(default_factory=StoreSettings)
     seeds: SeedSettings = Field(default_factory=SeedSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     feeds: list[FeedSettings] = Field(default_factory=list)
     rules: list[RuleSettings] = Field(default_factory=list)
     channels: list[ChannelSettings] = Field(default_factory=list)
@@ -269,6 +322,12 @@ class Settings(Section):
                     )
                 seen.setdefault(item.name, index)
         channel_names = [c.name for c in self.channels]
+        for position, channel in enumerate(self.health.channels):
+            if channel not in channel_names:
+                problems.append(
+                    f"health.channels[{position}]: no channel named {channel!r}"
+                    + _did_you_mean(channel, channel_names)
+                )
         for index, rule in enumerate(self.rules):
             for position, channel in enumerate(rule.channels):
                 if channel not in channel_names:

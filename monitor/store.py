@@ -9,6 +9,7 @@ there is no separate init step.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from monitor.errors import StoreError
+
+log = logging.getLogger(__name__)
 
 
 def _dumps(value: Any) -> str:
@@ -128,9 +131,32 @@ def open_store(url: str, *, busy_timeout: float = 30.0, create: bool = True) -> 
     if create:
         try:
             SQLModel.metadata.create_all(engine)
+            _rebuild_outdated_projections(store)
         except sa.exc.OperationalError as error:
             raise StoreError(f"cannot open the database {_safe(url)}: {error.orig}") from error
     return store
+
+
+def _rebuild_outdated_projections(store: Store) -> None:
+    """Rebuild every projection from the log when a table lacks a column this version has.
+
+    Projections are derived data: after an upgrade that changes their shape, folding the
+    log again is the migration, and no event is touched.
+    """
+    from monitor.event_log import EventLog
+    from monitor.projections import PROJECTIONS, Projector
+
+    inspector = sa.inspect(store.engine)
+    outdated = [
+        p.table.name
+        for p in PROJECTIONS
+        if {c.name for c in p.table.columns}
+        - {c["name"] for c in inspector.get_columns(p.table.name)}
+    ]
+    if outdated:
+        log.warning("projections %s changed shape: rebuilding them from the log", outdated)
+        with store.transaction() as conn:
+            Projector(EventLog()).rebuild(conn)
 
 
 def _engine(url: str, busy_timeout: float) -> Engine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,7 +30,7 @@ from monitor.projections import (
     rules_table,
 )
 from monitor.recording import Recorder
-from monitor.store import Store
+from monitor.store import Store, open_store
 
 
 def doc(n: int, text: str = "Armenia and Azerbaijan", source: str = "bbc") -> Document:
@@ -214,3 +215,35 @@ def test_feed_fold_counts_failures_and_resets_on_success() -> None:
     row = fold_feed(row, stored("FeedNotModified", {"feed": "f", "url": "u", "status": 304}, 3))
     assert row is not None and row["consecutive_failures"] == 0
     assert row["last_outcome"] == "not_modified" and row["last_error_message"] is None
+
+
+def test_a_projection_table_of_an_older_shape_is_rebuilt_on_open(tmp_path: Path) -> None:
+    """An upgrade that adds a projection column rebuilds the projections from the log."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store = open_store(url)
+    recorder = Recorder(store)
+    recorder.append(
+        [
+            FeedPollFailed(
+                feed="f",
+                url="http://127.0.0.1/",
+                status=503,
+                category="http",
+                message="HTTP 503",
+                elapsed=0.1,
+                retry_after=120.0,
+            )
+        ]
+    )
+    with store.transaction() as conn:
+        conn.exec_driver_sql("ALTER TABLE feed_state DROP COLUMN retry_after")
+    store.dispose()
+    reopened = open_store(url)
+    try:
+        with reopened.reading() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT feed, consecutive_failures, retry_after FROM feed_state"
+            ).all()
+        assert [tuple(r) for r in rows] == [("f", 1, 120.0)]
+    finally:
+        reopened.dispose()

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import email.utils
 import importlib.metadata
 import logging
 import os
@@ -34,13 +33,13 @@ import ssl
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC
 
 import httpx
 
 from alerts.message import Message, Outcome
 from alerts.signing import sign
 from monitor.errors import causes
+from monitor.fetching import retry_after_seconds
 
 
 def _version() -> str:
@@ -54,7 +53,6 @@ USER_AGENT = f"news-monitor/{_version()}"
 # The error excerpt comes from at most this much of a response body.
 MAX_READ = 4096
 MAX_EXCERPT = 200
-_DELTA_SECONDS = re.compile(r"[+-]?\d+(\.\d+)?")
 _USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
 # Extra headers whose values are credentials: an echoing receiver must not put them in a message.
 _CREDENTIAL_NAME = re.compile(r"auth|token|key|secret|cookie|password|signature", re.IGNORECASE)
@@ -170,25 +168,6 @@ def _judge(
         delay = retry_after_seconds(headers.get("retry-after"), now)
         return Outcome.failure("http", text, status=status, retry_after=delay)
     return Outcome.failure("http", text, status=status)
-
-
-def retry_after_seconds(value: str | None, now: float) -> float | None:
-    """Seconds a ``Retry-After`` value asks for: delta seconds or an HTTP-date after ``now``.
-
-    A moment already past is 0; a missing or unparsable value is None.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if _DELTA_SECONDS.fullmatch(value):
-        return max(0.0, float(value))
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:  # "-0000" means UTC with unknown origin (RFC 5322)
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
 
 
 def _classify(exc: Exception) -> tuple[str, str]:
