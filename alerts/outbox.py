@@ -37,14 +37,22 @@ from alerts.deliveries import (
 )
 from alerts.digest import MatchedDocument, build_digest
 from alerts.dispatch import Dispatcher, Sender, destination
+from alerts.health import health_change, health_digest, health_subject
 from alerts.message import Message, Outcome
 from alerts.rendering import Renderer
 from alerts.retry import RetryPolicy
 from monitor.errors import ConfigError, UsageError
 from monitor.event_log import events_table
-from monitor.events import ChannelEnabled, DeliveryRetryRequested, DigestAssembled, Event
-from monitor.projections import document_texts, matches_table, rule_rows
+from monitor.events import (
+    ChannelEnabled,
+    DeliveryRetryRequested,
+    DigestAssembled,
+    Event,
+    FeedHealthChanged,
+)
+from monitor.projections import document_texts, feed_states, matches_table, rule_rows
 from monitor.recording import Clock, Recorder
+from monitor.schedules import parse_quiet_hours
 from monitor.settings import Settings
 from monitor.store import serialise
 
@@ -123,6 +131,7 @@ def assemble(
         rows = rule_rows(conn)
         disabled = disabled_channels(conn)
     made = []
+    now = recorder.clock()
     for rule in settings.rules:
         row = rows.get(rule.name)
         if not rule.enabled or row is None or row["removed"] or (rules and rule.name not in rules):
@@ -130,6 +139,8 @@ def assemble(
         for name in rule.channels:
             if name in disabled:
                 continue  # its matches wait; they go out when the channel is enabled again
+            if rule.schedule == "immediate" and _quiet(channels[name], now):
+                continue  # they wait, and go out together when the quiet hours end
             since = int(row["channel_since"].get(name, 0))
             digest_id = _assemble_one(
                 recorder, channels[name], rule.name, since, renderer_for[name]
@@ -137,6 +148,10 @@ def assemble(
             if digest_id is not None:
                 made.append(digest_id)
     return made
+
+
+def _quiet(channel: Channel, now: datetime) -> bool:
+    return channel.quiet_hours is not None and parse_quiet_hours(channel.quiet_hours).active_at(now)
 
 
 def _assemble_one(
@@ -208,6 +223,35 @@ def _matched(seq: int, data: dict[str, Any], text: str) -> MatchedDocument:
         snippets=tuple(data.get("snippets", ())),
         text=text,
     )
+
+
+def record_health(recorder: Recorder, settings: Settings, feeds: Collection[str]) -> list[str]:
+    """Record each polled feed's health change and its alert to every ``[health]`` channel.
+
+    Returns the feeds whose health changed. The alert is keyed by the poll that caused it,
+    so deciding twice (after a crash) cannot alert twice.
+    """
+    urls = {feed.name: feed.url for feed in settings.feeds}
+    channels = [c for c in settings.channels if c.name in settings.health.channels]
+    with recorder.store.transaction() as conn:
+        rows = feed_states(conn, feeds)
+        events: list[Event] = []
+        for name in feeds:
+            row = rows.get(name)
+            if row is None:
+                continue
+            change = health_change(row, urls.get(name, str(row["url"])), settings.health.failures)
+            if change is None:
+                continue
+            events.append(change)
+            now = recorder.clock()
+            events.extend(health_digest(c, change, int(row["last_seq"]), now) for c in channels)
+            log.warning("%s", health_subject(change))
+        if not events:
+            return []
+        recorder.log.append(conn, events, now=recorder.clock())
+        recorder.projector.catch_up(conn)
+    return [e.feed for e in events if isinstance(e, FeedHealthChanged)]
 
 
 # -- delivery ---------------------------------------------------------------------------------
@@ -299,17 +343,38 @@ async def deliver(
     env: Mapping[str, str] | None = None,
     rng: random.Random | None = None,
     only: Collection[str] | None = None,
+    claimed: set[str] | None = None,
 ) -> list[Attempted]:
-    """Attempt every due digest once; channels run side by side."""
+    """Attempt every due digest once; channels run side by side.
+
+    ``claimed`` holds the digests an earlier, still running call of this process is
+    attempting; they are skipped here, and each attempt holds its digest there until its
+    outcome is recorded, so overlapping passes (the daemon's) never send a digest twice.
+    """
     clock = recorder.clock
+    claimed = set() if claimed is None else claimed
     with recorder.store.reading() as conn:
-        due = due_deliveries(conn, clock(), only)
+        due = [d for d in due_deliveries(conn, clock(), only) if d.digest_id not in claimed]
     if not due:
         return []
+    claimed.update(d.digest_id for d in due)
+    try:
+        results = await _attempt_all(recorder, settings, due, env, rng or random.Random())
+    finally:
+        claimed.difference_update(d.digest_id for d in due)
+    return [attempt for result in results for attempt in result]
+
+
+async def _attempt_all(
+    recorder: Recorder,
+    settings: Settings,
+    due: Sequence[Due],
+    env: Mapping[str, str] | None,
+    rng: random.Random,
+) -> list[list[Attempted]]:
     by_channel: dict[str, list[Due]] = defaultdict(list)
     for item in due:
         by_channel[item.channel].append(item)
-    rng = rng or random.Random()
     # Webhook signatures carry the real time, whatever clock schedules the attempts: a
     # receiver checks the timestamp against its own clock to refuse replays.
     async with Dispatcher(settings, os.environ if env is None else env) as dispatcher:
@@ -317,14 +382,13 @@ async def deliver(
         writer = _Writer(recorder)
         try:
             passes = [
-                _channel_pass(senders[name], items, writer, clock, rng)
+                _channel_pass(senders[name], items, writer, recorder.clock, rng)
                 for name, items in by_channel.items()
                 if name in senders  # a channel no longer configured keeps its digests pending
             ]
-            results = await asyncio.gather(*passes)
+            return list(await asyncio.gather(*passes))
         finally:
             await writer.close()
-    return [attempt for result in results for attempt in result]
 
 
 async def _channel_pass(
@@ -457,6 +521,22 @@ def request_retry(
     recorder.append(events)
     attempts = asyncio.run(deliver(recorder, settings, env=env, only={row["digest_id"]}))
     return row, attempts
+
+
+def digest_entries(conn: Connection, digests: Collection[str]) -> list[dict[str, Any]]:
+    """The stories (leads and copies) the given digests showed, as recorded."""
+    d, ev = deliveries_table.c, events_table.c
+    query = (
+        sa.select(ev.data)
+        .join(deliveries_table, ev.seq == d.assembled_seq)
+        .where(d.digest_id.in_(list(digests)))
+    )
+    found: list[dict[str, Any]] = []
+    for (data,) in conn.execute(query):
+        for entry in data.get("entries", []):
+            found.append(entry)
+            found.extend(entry.get("copies", []))
+    return found
 
 
 def list_deliveries(

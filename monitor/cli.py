@@ -35,6 +35,7 @@ class App:
     def __init__(self, config: str | None) -> None:
         self.config_file = config_path(config)
         self._settings: Settings | None = None
+        self.log_level = logging.WARNING
 
     @property
     def settings(self) -> Settings:
@@ -65,25 +66,41 @@ pass_app = click.make_pass_decorator(App)
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
     """An event-sourced news monitor: feeds and documents in, watch rules, digests out."""
+    from monitor.logs import configure_logging
+
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(level, "text")
     ctx.obj = App(config)
+    ctx.obj.log_level = level
 
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Run one full cycle and exit.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="Log lines on stderr as text or as JSON (one object a line, for log collectors).",
+)
 @pass_app
-def run(app: App, once: bool) -> None:
-    """Ingest seeds, poll feeds, match rules and send digests."""
+def run(app: App, once: bool, log_format: str) -> None:
+    """The daemon: poll feeds, match rules and send digests on schedule until SIGTERM.
+
+    With --once: one full cycle (seeds, every feed once, every digest that has matches).
+    """
     from monitor.cycle import preflight, run_once
+    from monitor.logs import configure_logging
 
     if not once:
-        raise UsageError(
-            "the long-running scheduler is not part of this release yet; "
-            "run 'monitor run --once' from a timer (see README, 'Running on a schedule')"
-        )
+        from monitor.daemon import Daemon
+
+        # A service logs what it does (INFO) unless asked for less with -q… or more with -vv.
+        configure_logging(min(app.log_level, logging.INFO), log_format)  # type: ignore[arg-type]
+        preflight(app.settings, str(app.config_file))
+        Daemon(app.config_file, app.settings).run()
+        return
+    if log_format == "json":
+        configure_logging(app.log_level, "json")
     settings = app.settings
     preflight(settings, str(app.config_file))
     report = run_once(settings)
@@ -314,6 +331,23 @@ def rules_backfill(app: App, rule: str, since: Any) -> None:
         f"{rule}: {report.matched} new match(es) recorded as backfill "
         f"among {report.documents} document(s); {report.already} already matched"
     )
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON document.")
+@pass_app
+def status(app: App, as_json: bool) -> None:
+    """Feeds' health and schedule, pending and abandoned deliveries, the daemon's heartbeat."""
+    from datetime import UTC, datetime
+
+    from monitor.status import load_heartbeat, status_command_output
+
+    heartbeat = load_heartbeat(app.settings.path(app.settings.daemon.heartbeat))
+    with app.store() as store:
+        output = status_command_output(
+            store, app.settings, datetime.now(UTC), as_json, heartbeat=heartbeat
+        )
+    click.echo(output, nl=False)
 
 
 @cli.group(invoke_without_command=True)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-from alerts.outbox import OutboxReport, check_channels, run_outbox
+from alerts.outbox import OutboxReport, check_channels, record_health, run_outbox
 from alerts.signing import secret_problem
 from monitor.errors import ConfigError
 from monitor.matching import activate
@@ -76,24 +76,32 @@ def _started(_: int) -> int:
     return os.getpid()
 
 
-@contextlib.contextmanager
-def parse_pool(feeds: int) -> Iterator[Executor | None]:
-    """A process pool for parsing when there is more than one feed and more than one core."""
+def start_pool(feeds: int) -> ProcessPoolExecutor | None:
+    """A process pool for parsing when there is more than one feed and more than one core.
+
+    Call it before any thread starts (or while none holds a lock): workers are forked, and
+    they inherit what is loaded now (models, lexicon, the active matcher).
+    """
     workers = min(os.cpu_count() or 1, feeds)
     if workers < 2:
-        yield None
-        return
+        return None
     _warm()
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    # Start every worker now, before the event loop starts any thread.
+    list(pool.map(_started, range(workers)))
+    return pool
+
+
+@contextlib.contextmanager
+def parse_pool(feeds: int) -> Iterator[Executor | None]:
+    pool = start_pool(feeds)
     try:
-        # Start every worker now, before the event loop starts any thread: a fork must not
-        # copy a lock that another thread holds.
-        list(pool.map(_started, range(workers)))
         yield pool
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_once(
@@ -130,6 +138,7 @@ def run_once(
             if feeds:
                 poller = Poller(recorder, settings.fetch, executor=pool, on_outcome=on_poll)
                 report.polls = asyncio.run(poller.poll(feeds))
+                record_health(recorder, settings, [poll.feed for poll in report.polls])
             report.outbox = run_outbox(recorder, settings)
             return report
         finally:

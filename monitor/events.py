@@ -139,6 +139,23 @@ class FeedPollFailed(Event):
         return f"feed:{self.feed}"
 
 
+class FeedHealthChanged(Event):
+    """A feed started failing (``failures`` polls in a row) or recovered; alerts follow."""
+
+    type_name: ClassVar[str] = "FeedHealthChanged"
+
+    feed: str
+    url: str
+    state: str  # failing | recovered
+    failures: int  # consecutive failed polls (when failing: the threshold reached)
+    category: str | None = None
+    message: str | None = None
+
+    @property
+    def stream(self) -> str:
+        return f"feed:{self.feed}"
+
+
 class SeedFileFailed(Event):
     """A seed file could not be read; the other files still went in."""
 
@@ -327,6 +344,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         FeedPolled,
         FeedNotModified,
         FeedPollFailed,
+        FeedHealthChanged,
         SeedFileFailed,
         RuleDefined,
         RuleRemoved,

@@ -26,11 +26,12 @@ from monitor.document import Document
 from monitor.errors import FetchError, SourceError
 from monitor.events import Event, FeedNotModified, FeedPolled, FeedPollFailed
 from monitor.fetching import FetchLimits, FetchResult, fetch, make_client
+from monitor.fulltext import RateLimiter, full_texts
 from monitor.ingestion import Plan
 from monitor.matching import Match, active
 from monitor.normalise import normalise_entry
 from monitor.parsing import parse_feed
-from monitor.projections import feed_states
+from monitor.projections import feed_states, known_documents
 from monitor.recording import Recorder
 from monitor.secrets import expand_headers
 from monitor.settings import FeedSettings, FetchSettings
@@ -47,6 +48,8 @@ class PollOutcome:
     category: str | None = None
     message: str | None = None
     matched: int = 0
+    by_rule: tuple[tuple[str, int], ...] = ()  # rule -> new matches
+    elapsed: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,15 @@ def parse_and_normalise(
     return Parsed(parsed.format, parsed.warning, documents, matches)
 
 
+def match_documents(documents: Sequence[Document]) -> dict[str, list[Match]]:
+    """The active rules' matches for ``documents`` (runs in a worker process, like parsing)."""
+    matcher = active()
+    if matcher is None:
+        return {}
+    found = {document.document_id: matcher.match(document) for document in documents}
+    return {doc_id: matches for doc_id, matches in found.items() if matches}
+
+
 def fetch_limits(settings: FetchSettings) -> FetchLimits:
     limits = FetchLimits(
         connect_timeout=settings.connect_timeout,
@@ -90,7 +102,8 @@ def fetch_limits(settings: FetchSettings) -> FetchLimits:
         total_timeout=settings.total_timeout,
         max_bytes=settings.max_bytes,
         max_redirects=settings.max_redirects,
-        max_connections=settings.concurrency,
+        # Full-text feeds fetch pages too (two at a time each), beside the feeds themselves.
+        max_connections=settings.concurrency * 2,
     )
     if settings.user_agent:
         limits = dataclasses.replace(limits, user_agent=settings.user_agent)
@@ -113,24 +126,35 @@ class Poller:
         self.limits = fetch_limits(settings)
         self.executor = executor
         self.on_outcome = on_outcome
+        # Shared by every call, so that polls started at different times (the daemon's feed
+        # jobs) still respect the global and per-host limits together.
+        self._gate = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._page_rates: dict[str, RateLimiter] = {}
 
-    async def poll(self, feeds: Sequence[FeedSettings]) -> list[PollOutcome]:
-        """Poll each of ``feeds`` once, concurrently; returns one outcome per feed."""
+    async def poll(
+        self, feeds: Sequence[FeedSettings], *, client: Any | None = None
+    ) -> list[PollOutcome]:
+        """Poll each of ``feeds`` once, concurrently; returns one outcome per feed.
+
+        ``client`` (from :func:`make_client`) is reused when given; a long-running process
+        keeps one, so connections and TLS contexts are not made again for every poll.
+        """
+        if client is None:
+            async with make_client(self.limits) as own:
+                return await self.poll(feeds, client=own)
         with self.recorder.store.reading() as conn:
-            states = feed_states(conn)
-        gate = asyncio.Semaphore(self.settings.concurrency)
+            states = feed_states(conn, [feed.name for feed in feeds])
         outcomes: list[PollOutcome] = []
-        async with make_client(self.limits) as client:
 
-            async def one(feed: FeedSettings) -> None:
-                async with gate, self._host_gate(feed.url):
-                    outcome = await self._poll_one(client, feed, states.get(feed.name, {}))
-                outcomes.append(outcome)
-                if self.on_outcome is not None:
-                    self.on_outcome(outcome)
+        async def one(feed: FeedSettings) -> None:
+            async with self._gate, self._host_gate(feed.url):
+                outcome = await self._poll_one(client, feed, states.get(feed.name, {}))
+            outcomes.append(outcome)
+            if self.on_outcome is not None:
+                self.on_outcome(outcome)
 
-            await asyncio.gather(*(one(feed) for feed in feeds))
+        await asyncio.gather(*(one(feed) for feed in feeds))
         return outcomes
 
     def _host_gate(self, url: str) -> asyncio.Semaphore:
@@ -156,6 +180,8 @@ class Poller:
             if result.not_modified:
                 return self._not_modified(feed, result, time.monotonic() - started)
             parsed = await self._parse(result, feed, fetched_at)
+            if feed.full_text:
+                parsed = await self._with_full_text(client, feed, parsed)
         except SourceError as error:
             return self._failed(feed, error, time.monotonic() - started)
         except Exception as error:  # a bug or a dead worker must cost one feed, not the cycle
@@ -170,6 +196,45 @@ class Poller:
             return parse_and_normalise(*args)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, parse_and_normalise, *args)
+
+    async def _with_full_text(self, client: Any, feed: FeedSettings, parsed: Parsed) -> Parsed:
+        """New and changed items get their page's main text, and are matched on it.
+
+        The content hash stays the one of the feed's own entry, so the next poll of an
+        unchanged entry (which again carries only the summary) is not taken for a revision.
+        A page that cannot be fetched or read leaves the item with its summary.
+        """
+        with self.recorder.store.reading() as conn:
+            known = known_documents(conn, [d.document_id for d in parsed.documents])
+        fresh = [
+            d for d in parsed.documents if d.url and known.get(d.document_id) != d.content_hash
+        ]
+        if not fresh:
+            return parsed
+        rate = self._page_rates.get(feed.name)
+        if rate is None or rate.interval != 1.0 / feed.full_text_rate:
+            rate = self._page_rates[feed.name] = RateLimiter(feed.full_text_rate)
+        pages = [(d.document_id, str(d.url)) for d in fresh]
+        texts = await full_texts(
+            client, pages, limits=self.limits, rate=rate, executor=self.executor
+        )
+        replaced = {
+            d.document_id: dataclasses.replace(d, text=str(texts[d.document_id].text))
+            for d in fresh
+            if d.document_id in texts and texts[d.document_id].text
+        }
+        if not replaced:
+            return parsed
+        if self.executor is None:
+            found = match_documents(list(replaced.values()))
+        else:
+            loop = asyncio.get_running_loop()
+            found = await loop.run_in_executor(
+                self.executor, match_documents, list(replaced.values())
+            )
+        matches = {k: v for k, v in parsed.matches.items() if k not in replaced} | found
+        documents = [replaced.get(d.document_id, d) for d in parsed.documents]
+        return dataclasses.replace(parsed, documents=documents, matches=matches)
 
     def _polled(
         self, feed: FeedSettings, result: FetchResult, parsed: Parsed, elapsed: float
@@ -203,7 +268,13 @@ class Poller:
             recorded.revised,
         )
         return PollOutcome(
-            feed.name, "polled", recorded.new, recorded.revised, matched=recorded.matched
+            feed.name,
+            "polled",
+            recorded.new,
+            recorded.revised,
+            matched=recorded.matched,
+            by_rule=recorded.by_rule,
+            elapsed=elapsed,
         )
 
     def _not_modified(self, feed: FeedSettings, result: FetchResult, elapsed: float) -> PollOutcome:
@@ -217,7 +288,7 @@ class Poller:
         )
         self.recorder.append([event])
         log.info("feed %s: not modified", feed.name)
-        return PollOutcome(feed.name, "not_modified")
+        return PollOutcome(feed.name, "not_modified", elapsed=elapsed)
 
     def _failed(self, feed: FeedSettings, error: SourceError, elapsed: float) -> PollOutcome:
         fetch_error = error if isinstance(error, FetchError) else None
@@ -233,7 +304,9 @@ class Poller:
         self.recorder.append([event])
         # INFO, not WARNING: the failure is an event, and `run --once` prints its own summary.
         log.info("feed %s: %s: %s", feed.name, error.category, error.message)
-        return PollOutcome(feed.name, "failed", category=error.category, message=error.message)
+        return PollOutcome(
+            feed.name, "failed", category=error.category, message=error.message, elapsed=elapsed
+        )
 
 
 def _headers(feed: FeedSettings) -> dict[str, str]:

@@ -67,6 +67,8 @@ class FeedStateRow(SQLModel, table=True):
     last_error_message: str | None = None
     polls: int = Field(default=0, nullable=False)
     documents: int = Field(default=0, nullable=False)
+    # "failing" once a health alert went out, until the feed recovers.
+    health: str = Field(default="ok", nullable=False, max_length=16)
     last_seq: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
 
 
@@ -161,8 +163,14 @@ def fold_document(row: Row | None, event: StoredEvent) -> Row | None:
 def fold_feed(row: Row | None, event: StoredEvent) -> Row | None:
     """The feed_state row after a poll event."""
     data = event.data
+    if event.type == "FeedHealthChanged":
+        if row is None:
+            return None  # health follows polls; without a poll there is no row to mark
+        health = "failing" if data["state"] == "failing" else "ok"
+        return row | {"health": health, "last_seq": event.seq}
     previous = row or {
         "feed": data["feed"],
+        "health": "ok",
         "etag": None,
         "last_modified": None,
         "last_success_at": None,
@@ -292,7 +300,7 @@ PROJECTIONS: tuple[Applies, ...] = (
     Projection(
         name="feed_state",
         table=feed_state_table,
-        handles=frozenset({"FeedPolled", "FeedNotModified", "FeedPollFailed"}),
+        handles=frozenset({"FeedPolled", "FeedNotModified", "FeedPollFailed", "FeedHealthChanged"}),
         key=lambda event: str(event.data["feed"]),
         fold=fold_feed,
     ),
@@ -501,6 +509,13 @@ def matched_pairs(conn: Connection, document_ids: Iterable[str]) -> set[tuple[st
     return found
 
 
-def feed_states(conn: Connection) -> dict[str, Row]:
-    """Every feed's state row, by feed name."""
-    return {row["feed"]: dict(row) for row in conn.execute(sa.select(feed_state_table)).mappings()}
+def feed_states(conn: Connection, names: Iterable[str] | None = None) -> dict[str, Row]:
+    """Feed state rows by feed name: every feed's, or those of ``names``."""
+    if names is None:
+        rows = conn.execute(sa.select(feed_state_table)).mappings()
+        return {row["feed"]: dict(row) for row in rows}
+    found: dict[str, Row] = {}
+    for chunk in in_chunks(names):
+        query = sa.select(feed_state_table).where(feed_state_table.c.feed.in_(chunk))
+        found.update({row["feed"]: dict(row) for row in conn.execute(query).mappings()})
+    return found

@@ -7,6 +7,7 @@ or not at all.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from monitor.document import Document
 from monitor.event_log import EventLog
-from monitor.events import Event
+from monitor.events import Event, RuleMatched
 from monitor.ingestion import Plan, Previous, plan_documents
 from monitor.matching import Match
 from monitor.projections import (
@@ -42,6 +43,8 @@ class Recorded:
     unchanged: int
     duplicates: int
     matched: int = 0
+    # rule -> new matches recorded for it
+    by_rule: tuple[tuple[str, int], ...] = ()
 
 
 class Recorder:
@@ -70,7 +73,15 @@ class Recorder:
             events = [*plan.events, *summary(plan)]
             self.log.append(conn, events, expected=plan.expected, now=self.clock())
             self.projector.catch_up(conn)
-        return Recorded(plan.new, plan.revised, plan.unchanged, plan.duplicates, plan.matched)
+        by_rule = Counter(e.rule for e in plan.events if isinstance(e, RuleMatched))
+        return Recorded(
+            plan.new,
+            plan.revised,
+            plan.unchanged,
+            plan.duplicates,
+            plan.matched,
+            tuple(sorted(by_rule.items())),
+        )
 
     def append(self, events: Sequence[Event]) -> None:
         """Append events that carry no documents, and project them."""

@@ -288,9 +288,11 @@ class DaemonSettings(Section):
     # How often due delivery retries are looked for, and config.toml is checked for changes.
     tick: Duration = 5.0
     # How long SIGTERM waits for work in flight before exiting.
-    shutdown_grace: Duration = 10.0
+    shutdown_grace: Duration = 8.0
     # How often the seed folders are read again.
     seeds_interval: Duration = 300.0
+    # Where the running daemon writes its heartbeat (read by `monitor status`).
+    heartbeat: Path = Path("monitor.heartbeat.json")
 
 
 class Settings(Section):
