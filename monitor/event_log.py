@@ -126,19 +126,62 @@ class EventLog:
         ``expected`` maps a stream to the version it must be at before this append
         (0 for "must not exist yet"); a mismatch raises :class:`ConcurrencyError`.
         """
-        if not events:
-            return 0
+        return len(self._write(conn, events, expected, now)[0])
+
+    def append_stored(
+        self,
+        conn: Connection,
+        events: Sequence[Event],
+        *,
+        expected: Mapping[str, int] | None = None,
+        now: datetime | None = None,
+    ) -> list[StoredEvent]:
+        """Append ``events`` and return them as stored, when their ``seq`` can be known
+        without reading them back (SQLite: the writer holds the lock, so they follow the
+        head); an empty list otherwise, and then the caller reads them from the log."""
+        if conn.dialect.name != "sqlite":
+            self._write(conn, events, expected, now)
+            return []
+        head = self.head(conn)
+        rows, payloads, recorded_at = self._write(conn, events, expected, now)
+        if not rows or self.head(conn) != head + len(rows):
+            return []
+        return [
+            StoredEvent(
+                seq=head + index,
+                id=row[0],
+                type=row[1],
+                stream=row[2],
+                version=row[3],
+                recorded_at=recorded_at.astimezone(UTC),
+                data=data,
+            )
+            for index, (row, data) in enumerate(zip(rows, payloads, strict=True), start=1)
+        ]
+
+    def _write(
+        self,
+        conn: Connection,
+        events: Sequence[Event],
+        expected: Mapping[str, int] | None,
+        now: datetime | None,
+    ) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]], datetime]:
         recorded_at = now or datetime.now(UTC)
+        if not events:
+            return [], [], recorded_at
         versions = self.stream_versions(conn, {event.stream for event in events})
         for stream, version in (expected or {}).items():
             if versions.get(stream, 0) != version:
                 raise ConcurrencyError(stream, versions.get(stream, 0))
         stamp = db_datetime(conn, recorded_at)
         rows = []
+        payloads = []
         for event, event_id in zip(events, _uuid4s(len(events)), strict=True):
             version = versions.get(event.stream, 0) + 1
             versions[event.stream] = version
-            payload = orjson.dumps(event.payload()).decode()
+            data = event.payload()
+            payloads.append(data)
+            payload = orjson.dumps(data).decode()
             rows.append(
                 (
                     event_id,
@@ -154,7 +197,7 @@ class EventLog:
             bulk_write(conn, events_table, _COLUMNS, rows)
         except sa.exc.IntegrityError as error:
             raise ConcurrencyError(*_conflict(rows)) from error
-        return len(rows)
+        return rows, payloads, recorded_at
 
     def stream_versions(self, conn: Connection, streams: Iterable[str]) -> dict[str, int]:
         """The current version of each of ``streams`` (absent streams are left out)."""

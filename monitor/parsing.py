@@ -118,8 +118,12 @@ def _rfc7303(content_type: str) -> str:
 def _from_xml(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     try:
         body, handed_on, defused = _defuse_entities(body, _feedparser_headers(headers, url))
+        # Entry HTML only ever becomes plain text here (html_to_text drops scripts, styles and
+        # every tag, and with them every link), so feedparser's sanitiser and its rewriting
+        # of relative links inside that HTML would be work thrown away: 40 % of its time.
+        # Links of entries themselves are still resolved against the feed's URL.
         result = feedparser.parse(
-            body, response_headers=handed_on, sanitize_html=True, resolve_relative_uris=True
+            body, response_headers=handed_on, sanitize_html=False, resolve_relative_uris=False
         )
     # feedparser promises not to raise, but hostile input must not crash a poll if it does.
     except Exception as exc:

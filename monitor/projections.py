@@ -356,6 +356,20 @@ class Projector:
         self._save_checkpoints(conn, {p.name: head for p in self.projections})
         return read
 
+    def apply_appended(self, conn: Connection, appended: Sequence[StoredEvent]) -> None:
+        """Project events just appended in this transaction, without reading them back.
+
+        Only when every projection was at the head just before them; otherwise (or when
+        their seqs are unknown: ``appended`` is empty) this catches up from the log.
+        """
+        checkpoints = self._checkpoints(conn)
+        before = appended[0].seq - 1 if appended else -1
+        if not appended or any(checkpoints.get(p.name, 0) != before for p in self.projections):
+            self.catch_up(conn)
+            return
+        self._apply(conn, list(appended), checkpoints, None)
+        self._save_checkpoints(conn, {p.name: appended[-1].seq for p in self.projections})
+
     def rebuild(self, conn: Connection, progress: Callable[[int], None] | None = None) -> int:
         """Drop every projection table and fold the whole log into fresh ones.
 

@@ -71,8 +71,8 @@ class Recorder:
             already = matched_pairs(conn, known) if matches else set()
             plan = plan_documents(documents, known, matches, already)
             events = [*plan.events, *summary(plan)]
-            self.log.append(conn, events, expected=plan.expected, now=self.clock())
-            self.projector.catch_up(conn)
+            stored = self.log.append_stored(conn, events, expected=plan.expected, now=self.clock())
+            self.projector.apply_appended(conn, stored)
         by_rule = Counter(e.rule for e in plan.events if isinstance(e, RuleMatched))
         return Recorded(
             plan.new,
@@ -86,8 +86,8 @@ class Recorder:
     def append(self, events: Sequence[Event]) -> None:
         """Append events that carry no documents, and project them."""
         with self.store.transaction() as conn:
-            self.log.append(conn, events, now=self.clock())
-            self.projector.catch_up(conn)
+            stored = self.log.append_stored(conn, events, now=self.clock())
+            self.projector.apply_appended(conn, stored)
 
     def catch_up(self) -> int:
         with self.store.transaction() as conn:

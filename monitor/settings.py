@@ -137,7 +137,7 @@ class FetchSettings(Section):
     max_bytes: Size = 10 * 1024 * 1024
     max_redirects: int = Field(default=5, ge=0, le=20)
     concurrency: int = Field(default=16, ge=1, le=256)
-    per_host: int = Field(default=2, ge=1, le=64)
+    per_host: int = Field(default=2, ge=1, le=256)
     # A failing feed waits twice as long after each failure (from its interval), up to this;
     # it is never dropped. A server's Retry-After (429/503) is honoured within it.
     max_backoff: Duration = 6 * 3600.0

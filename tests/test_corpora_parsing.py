@@ -67,7 +67,14 @@ def session() -> Iterator[Session]:
 
 
 def _feedparser(body: bytes, headers: dict[str, str], url: str) -> Any:
-    return feedparser.parse(body, response_headers={"content-location": url, **headers})
+    # With the options monitor/parsing.py uses: entry HTML becomes plain text there, so
+    # feedparser's sanitiser and link rewriting inside it are switched off.
+    return feedparser.parse(
+        body,
+        response_headers={"content-location": url, **headers},
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
 
 
 def _as_rfc7303(headers: dict[str, str]) -> dict[str, str]:

@@ -12,6 +12,7 @@ from feedserver import FeedServer
 
 from monitor.errors import FeedMalformed
 from monitor.fetching import FetchLimits, fetch, make_client
+from monitor.normalise import html_to_text, normalise_entry
 from monitor.parsing import ENTITY_EXPANSION_BUDGET, ParsedFeed, parse_feed
 
 BASE = "https://example.org/news/feed.xml"
@@ -83,11 +84,10 @@ def test_rss_entry_fields() -> None:
     assert first.guid == "urn:example:1"
     assert first.url == "https://example.org/2023/10/talks"  # relative to the fetched URL
     assert first.title == "Armenia & Azerbaijan"
-    # The longer of content:encoded and description, as HTML, links resolved.
-    assert (
-        first.content
-        == '<p>The <b>long</b> story, with <a href="https://example.org/more">more</a>.</p>'
-    )
+    # The longer of content:encoded and description, as the feed's HTML (it only ever
+    # becomes plain text, so links inside it are left as they are).
+    assert first.content == '<p>The <b>long</b> story, with <a href="/more">more</a>.</p>'
+    assert html_to_text(first.content) == "The long story, with more."
     assert first.content_is_html
     assert first.published == "Mon, 02 Oct 2023 12:00:00 +0200"
     assert first.published_parsed == datetime(2023, 10, 2, 10, 0, tzinfo=UTC)
@@ -162,13 +162,17 @@ def test_html_and_scripts_in_titles_come_back_raw() -> None:
     ]
 
 
-def test_scripts_are_sanitised_out_of_html_content() -> None:
+def test_scripts_never_reach_a_document() -> None:
     body = (
-        b'<rss version="2.0"><channel><title>x</title><item><title>t</title>'
-        b"<description>&lt;p&gt;Hi&lt;script&gt;steal()&lt;/script&gt;&lt;/p&gt;</description>"
+        b'<rss version="2.0"><channel><title>x</title><item><title>t&lt;script&gt;x()'
+        b"&lt;/script&gt;</title>"
+        b"<description>&lt;p&gt;Hi&lt;script&gt;steal()&lt;/script&gt;"
+        b"&lt;style&gt;p{}&lt;/style&gt;&lt;/p&gt;</description>"
         b"</item></channel></rss>"
     )
-    assert parse_feed(body, RSS_TYPE, BASE).entries[0].content == "<p>Hi</p>"
+    entry = parse_feed(body, RSS_TYPE, BASE).entries[0]
+    document = normalise_entry(entry, source="x", fetched_at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert (document.title, document.text) == ("t", "Hi")
 
 
 def test_valid_feed_without_entries_is_fine() -> None:
