@@ -22,3 +22,15 @@ def no_active_matcher() -> Iterator[None]:
     activate(None)
     yield
     activate(None)
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """The command line installs its own log handler; later tests get pytest's back."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -141,7 +141,7 @@ def test_sighup_applies_a_new_rule_and_a_broken_config_keeps_the_running_one(
             georgia = '[[rules]]\nname = "ge"\nquery = "Georgia"\nchannels = ["hook"]\n'
             config(tmp_path, feed.url, hook.url, rules=georgia)
             daemon.signal(signal.SIGHUP)
-            assert wait_until(lambda: "reloaded" in daemon.log(), 15), daemon.log()
+            assert wait_until(lambda: "daemon: reloaded" in daemon.log(), 15), daemon.log()
             feed.add("g1", "Tbilisi votes", "Georgia held elections on Saturday.")
             [first] = hook.wait_for(1, timeout=15)
             assert json.loads(first.body)["rule"] == "ge"
@@ -153,6 +153,14 @@ def test_sighup_applies_a_new_rule_and_a_broken_config_keeps_the_running_one(
             feed.add("g2", "Georgia again", "Georgia counted the votes on Sunday.")
             second = hook.wait_for(2, timeout=15)[1]
             assert titles_in(json.loads(second.body)) == ["Georgia again"]
+
+            # A corrected config.toml is picked up on the next tick, without a signal.
+            france = '[[rules]]\nname = "fr"\nquery = "France"\nchannels = ["hook"]\n'
+            config(tmp_path, feed.url, hook.url, rules=georgia + france)
+            assert wait_until(lambda: daemon.log().count("daemon: reloaded") >= 2, 15), daemon.log()
+            feed.add("f1", "Paris", "France and its neighbours met in Paris.")
+            third = hook.wait_for(3, timeout=15)[2]
+            assert json.loads(third.body)["rule"] == "fr"
             assert daemon.stop()[0] == 0
         finally:
             daemon.close()

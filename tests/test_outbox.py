@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -344,3 +344,33 @@ def _now() -> float:
 
 
 pytestmark = pytest.mark.timeout(60)
+
+
+def test_quiet_hours_hold_immediate_digests_and_release_them_together(
+    store: Store, tmp_path: Path
+) -> None:
+    # 21:30 UTC is 22:30 in Warsaw: inside "22:00-07:00 Europe/Warsaw".
+    clock = ManualClock(datetime(2026, 11, 28, 21, 30, tzinfo=UTC))
+    recorder = Recorder(store, clock=clock)
+    quiet = {
+        "name": "files",
+        "type": "file",
+        "path": "out",
+        "quiet_hours": "22:00-07:00 Europe/Warsaw",
+    }
+    settings = settings_with(
+        tmp_path,
+        [quiet],
+        rules=[{"name": "aa", "query": "Armenia", "channels": ["files"], "schedule": "immediate"}],
+    )
+    define_rules(recorder, settings)
+    record_matches(recorder, "aa", docs("n1"))
+    assert once(recorder, settings).assembled == []
+    clock.advance(3 * 3600)
+    record_matches(recorder, "aa", docs("n2"))
+    assert once(recorder, settings).assembled == []  # 01:30 in Warsaw: still quiet
+    clock.to(datetime(2026, 11, 29, 6, 0, tzinfo=UTC))  # 07:00 in Warsaw
+    report = once(recorder, settings)
+    assert len(report.assembled) == 1 and report.count("DeliverySucceeded") == 1
+    [digest] = events_of(store, "DigestAssembled")
+    assert sorted(digest["documents"]) == ["n1", "n2"]  # one digest with all that waited
