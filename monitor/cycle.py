@@ -76,13 +76,16 @@ def _started(_: int) -> int:
     return os.getpid()
 
 
-def start_pool(feeds: int) -> ProcessPoolExecutor | None:
+def start_pool(feeds: int, workers: int | None = None) -> ProcessPoolExecutor | None:
     """A process pool for parsing when there is more than one feed and more than one core.
+
+    ``workers`` caps the pool (None: one per core; 0 or 1: parse in this process, which
+    saves each worker's private memory at the cost of using one core).
 
     Call it before any thread starts (or while none holds a lock): workers are forked, and
     they inherit what is loaded now (models, lexicon, the active matcher).
     """
-    workers = min(os.cpu_count() or 1, feeds)
+    workers = min(os.cpu_count() or 1, feeds, workers if workers is not None else feeds)
     if workers < 2:
         return None
     _warm()
@@ -95,8 +98,8 @@ def start_pool(feeds: int) -> ProcessPoolExecutor | None:
 
 
 @contextlib.contextmanager
-def parse_pool(feeds: int) -> Iterator[Executor | None]:
-    pool = start_pool(feeds)
+def parse_pool(feeds: int, workers: int | None = None) -> Iterator[Executor | None]:
+    pool = start_pool(feeds, workers)
     try:
         yield pool
     finally:
@@ -124,7 +127,7 @@ def run_once(
         # Closed before the pool forks: a child must not inherit an open connection.
         store.dispose()
     activate(build_matcher(settings, versions))
-    with parse_pool(len(feeds)) as pool:
+    with parse_pool(len(feeds), settings.daemon.parse_workers) as pool:
         store = open_store(settings.store_url, busy_timeout=settings.store.busy_timeout)
         try:
             recorder = Recorder(store, clock=clock)

@@ -79,6 +79,7 @@ class Daemon:
         self._config_mtime = _mtime(config_file)
         self._inflight: set[asyncio.Task[Any]] = set()
         self._claimed: set[str] = set()
+        self._polling: set[str] = set()  # feeds with a poll in flight
         self._flush_pending = False
         self._stopping: asyncio.Event | None = None
         self._reload_requested = False
@@ -96,7 +97,7 @@ class Daemon:
         self.recorder.catch_up()
         self._activate_rules(self.settings)
         # Forked before the loop starts any thread (see monitor.cycle.start_pool).
-        self.pool = start_pool(len(self._feeds(self.settings)))
+        self.pool = start_pool(len(self._feeds(self.settings)), self.settings.daemon.parse_workers)
         try:
             asyncio.run(self._main())
         finally:
@@ -233,8 +234,17 @@ class Daemon:
 
     async def _poll(self, name: str) -> None:
         feed = next((f for f in self._feeds(self.settings) if f.name == name), None)
-        if feed is None:
+        # A reload reschedules every feed; one still polling is not polled twice at once.
+        if feed is None or name in self._polling:
             return
+        self._polling.add(name)
+        try:
+            await self._poll_feed(feed)
+        finally:
+            self._polling.discard(name)
+
+    async def _poll_feed(self, feed: FeedSettings) -> None:
+        name = feed.name
         with self._store().reading() as conn:
             state = feed_states(conn, [name]).get(name)
         due = next_poll_at(
@@ -366,7 +376,7 @@ class Daemon:
         # Workers hold the matcher they were forked with: new rules need new workers. The old
         # pool finishes what it has in hand.
         old = self.pool
-        self.pool = start_pool(len(self._feeds(settings)))
+        self.pool = start_pool(len(self._feeds(settings)), settings.daemon.parse_workers)
         if old is not None:
             old.shutdown(wait=False)
 

@@ -291,6 +291,9 @@ class DaemonSettings(Section):
     shutdown_grace: Duration = 8.0
     # How often the seed folders are read again.
     seeds_interval: Duration = 300.0
+    # Processes that parse feeds (each has a core to itself); none: one per core. 0 or 1
+    # parses in the main process: slower cycles, but no worker's memory.
+    parse_workers: int | None = Field(default=None, ge=0, le=64)
     # Where the running daemon writes its heartbeat (read by `monitor status`).
     heartbeat: Path = Path("monitor.heartbeat.json")
 
