@@ -2,14 +2,13 @@
 
 SQLite is the embedded default (WAL so readers never block the writer, a
 busy timeout so a second process waits rather than fails); PostgreSQL runs
-the same code through psycopg 3. The schema is created on first use, so
-there is no separate init step.
+the same code through psycopg 3. Opening a store migrates its schema
+(:mod:`monitor.migrations`), so there is no separate init or upgrade step.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,11 +17,8 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import SQLModel
 
 from monitor.errors import StoreError
-
-log = logging.getLogger(__name__)
 
 
 def _dumps(value: Any) -> str:
@@ -45,12 +41,8 @@ class Store:
     def transaction(self) -> Iterator[Connection]:
         """One atomic unit: the events of a poll and the projection rows they produce."""
         try:
-            with self.engine.connect() as conn:
-                # SQLite: take the write lock now, not at the first write; two processes that
-                # both read and then write would otherwise fail on the lock upgrade.
-                conn.info["immediate"] = True
-                with conn.begin():
-                    yield conn
+            with write_transaction(self.engine) as conn:
+                yield conn
         except sa.exc.OperationalError as error:
             raise StoreError(f"database error: {error.orig}") from error
 
@@ -61,6 +53,20 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds SQLite's write lock from its first statement.
+
+    SQLite: take the write lock now, not at the first write; two processes that both read
+    and then write would otherwise fail on the lock upgrade. Only engines made by
+    :func:`open_store` know the ``immediate`` flag (see ``_sqlite_begin``).
+    """
+    with engine.connect() as conn:
+        conn.info["immediate"] = True
+        with conn.begin():
+            yield conn
 
 
 IN_LIMIT = 500  # keys per IN (...) list: well under every backend's parameter limit
@@ -121,42 +127,21 @@ def db_datetime(conn: Connection, value: datetime | None) -> Any:
 
 
 def open_store(url: str, *, busy_timeout: float = 30.0, create: bool = True) -> Store:
-    """Connect to ``url`` and make sure the schema exists."""
-    # Import the table definitions so that the metadata knows every table.
-    import monitor.event_log
-    import monitor.projections  # noqa: F401
-
+    """Connect to ``url`` and, unless ``create`` is false, bring its schema up to date."""
     engine = _engine(url, busy_timeout)
-    store = Store(engine)
     if create:
+        # Imported here: the migrations fold projections, whose modules import this one.
+        from monitor.migrations import migrate
+
         try:
-            SQLModel.metadata.create_all(engine)
-            _rebuild_outdated_projections(store)
-        except sa.exc.OperationalError as error:
+            migrate(engine)
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError) as error:
+            engine.dispose()
             raise StoreError(f"cannot open the database {_safe(url)}: {error.orig}") from error
-    return store
-
-
-def _rebuild_outdated_projections(store: Store) -> None:
-    """Rebuild every projection from the log when a table lacks a column this version has.
-
-    Projections are derived data: after an upgrade that changes their shape, folding the
-    log again is the migration, and no event is touched.
-    """
-    from monitor.event_log import EventLog
-    from monitor.projections import PROJECTIONS, Projector
-
-    inspector = sa.inspect(store.engine)
-    outdated = [
-        p.table.name
-        for p in PROJECTIONS
-        if {c.name for c in p.table.columns}
-        - {c["name"] for c in inspector.get_columns(p.table.name)}
-    ]
-    if outdated:
-        log.warning("projections %s changed shape: rebuilding them from the log", outdated)
-        with store.transaction() as conn:
-            Projector(EventLog()).rebuild(conn)
+        except StoreError as error:
+            engine.dispose()
+            raise StoreError(f"cannot open the database {_safe(url)}: {error}") from error
+    return Store(engine)
 
 
 def _engine(url: str, busy_timeout: float) -> Engine:
