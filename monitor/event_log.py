@@ -4,6 +4,33 @@
 unique, so two writers that both believe they are appending version 3 of a
 stream cannot both succeed: the second gets :class:`ConcurrencyError`. Rows
 are never updated or deleted.
+
+Concurrency. A reader that follows the log (``read(conn, after=last)``, then
+``last`` = the highest ``seq`` it saw) must see every event exactly once, in
+order. On PostgreSQL ``seq`` comes from a sequence when a row is inserted, but
+transactions commit in any order: were seq 11 committed and visible while seq
+10 is still in flight, the reader would move past 10 for good. So every append
+first takes one transaction-scoped advisory lock (:meth:`EventLog.lock`, one
+per events table: see :func:`monitor.store.serialise`) before it reads stream
+versions and inserts. Appending transactions then run one at a time from that
+point to their commit, so seqs are handed out in commit order; PostgreSQL
+releases the lock only once the commit is visible, so any snapshot that sees an
+event sees every event before it. The projector takes the same lock (a
+transaction that holds it already gets it again at once), which also keeps
+two writers from folding the same events from the same checkpoint. On SQLite
+``BEGIN IMMEDIATE`` (see :class:`monitor.store.Store`) already admits one
+writer at a time, and the lock is a no-op.
+
+The alternative keeps appends concurrent and makes readers stop below a safe
+horizon instead: the lowest ``seq`` that a transaction still in flight may
+commit (from ``pg_snapshot_xmin`` and a transaction id stored on each row, or
+a wait-and-recheck on every gap). That puts a cost on every read, needs a
+column more and is easy to get subtly wrong. The lock costs a few round
+trips per transaction and serialises only a transaction's append, projection
+and commit (what a writer reads to plan its events comes before); writers
+append in batches (one transaction per poll), so it is not a bottleneck here.
+A transaction that needs another advisory lock as well takes that one first
+(as ``alerts/outbox.py`` does), so no two can wait on each other in a cycle.
 """
 
 from __future__ import annotations
@@ -23,11 +50,15 @@ from sqlmodel import Field, SQLModel
 
 from monitor.errors import ConcurrencyError
 from monitor.events import Event, decode, upcast
-from monitor.store import bulk_write, db_datetime, in_chunks
+from monitor.store import bulk_write, db_datetime, in_chunks, serialise
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias), not a BIGINT one.
 SeqType = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 JsonType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+# Held by every transaction that appends or projects, until it ends (see the module docstring).
+APPEND_LOCK = "monitor.event_log:append"
+_LOG_SCHEMA = "monitor.event_log:schema"  # a connection's cache of its events table's schema
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -113,6 +144,22 @@ class EventLog:
     def __init__(self, *, batch_size: int = 2000) -> None:
         self.batch_size = batch_size
 
+    def lock(self, conn: Connection) -> None:
+        """Take the log's append lock until the transaction ends (the module docstring says why).
+
+        Anything that must see the log stand still while it writes (appends, projections)
+        takes it first; readers never do.
+        """
+        if conn.dialect.name != "postgresql":
+            serialise(conn, APPEND_LOCK)
+            return
+        # Advisory locks belong to the database, not a schema: stores that share a database
+        # a schema each (as the tests do) would otherwise queue behind each other's appends.
+        schema = conn.info.get(_LOG_SCHEMA)
+        if schema is None:
+            schema = conn.info[_LOG_SCHEMA] = conn.exec_driver_sql(_PG_LOG_SCHEMA).scalar_one()
+        serialise(conn, f"{APPEND_LOCK}:{schema}")
+
     def append(
         self,
         conn: Connection,
@@ -137,11 +184,16 @@ class EventLog:
         now: datetime | None = None,
     ) -> list[StoredEvent]:
         """Append ``events`` and return them as stored, when their ``seq`` can be known
-        without reading them back (SQLite: the writer holds the lock, so they follow the
-        head); an empty list otherwise, and then the caller reads them from the log."""
-        if conn.dialect.name != "sqlite":
-            self._write(conn, events, expected, now)
+        without reading them back; an empty list otherwise, and then the caller reads them
+        from the log.
+
+        The writer holds the append lock, so nobody else appends until it commits: the new
+        rows follow the head unless the sequence skipped values (PostgreSQL, after a rolled
+        back append), which the head afterwards shows.
+        """
+        if not events:
             return []
+        self.lock(conn)
         head = self.head(conn)
         rows, payloads, recorded_at = self._write(conn, events, expected, now)
         if not rows or self.head(conn) != head + len(rows):
@@ -169,6 +221,8 @@ class EventLog:
         recorded_at = now or datetime.now(UTC)
         if not events:
             return [], [], recorded_at
+        # Before reading versions: they must not change until this transaction commits.
+        self.lock(conn)
         versions = self.stream_versions(conn, {event.stream for event in events})
         for stream, version in (expected or {}).items():
             if versions.get(stream, 0) != version:
@@ -202,6 +256,12 @@ class EventLog:
     def stream_versions(self, conn: Connection, streams: Iterable[str]) -> dict[str, int]:
         """The current version of each of ``streams`` (absent streams are left out)."""
         found: dict[str, int] = {}
+        if conn.dialect.name == "postgresql":
+            # One max() per stream, which PostgreSQL answers from the (stream, version) index
+            # whatever its statistics say: a GROUP BY over IN (...) scans the whole table when
+            # they are stale, as after a bulk load (8x slower in bench/event_log.py).
+            rows = _fetch(conn, _PG_STREAM_VERSIONS, (sorted(set(streams)),))
+            return {stream: version for stream, version in rows if version is not None}
         column = events_table.c
         for chunk in in_chunks(streams):
             query = (
@@ -267,6 +327,13 @@ class EventLog:
 
 
 _COLUMNS = ("id", "type", "stream", "version", "recorded_at", "schema_version", "data")
+# The schema of the events table that an unqualified ``events`` names on this connection.
+_PG_LOG_SCHEMA = (
+    "SELECT relnamespace::regnamespace::text FROM pg_class WHERE oid = 'events'::regclass"
+)
+_PG_STREAM_VERSIONS = (
+    "SELECT s, (SELECT max(version) FROM events WHERE stream = s) FROM unnest(%s::text[]) AS s"
+)
 
 
 def _fetch(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:

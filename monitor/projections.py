@@ -323,7 +323,13 @@ PROJECTIONS: tuple[Applies, ...] = (
 
 
 class Projector:
-    """Brings every projection up to the head of the log."""
+    """Brings every projection up to the head of the log.
+
+    Every entry point takes the log's append lock first (:meth:`EventLog.lock`; a transaction
+    that appended already holds it): two writers projecting at once would otherwise both read
+    the same checkpoints and apply the same events twice, and a catch-up could record a head
+    above an event still in flight, skipping it for good.
+    """
 
     def __init__(
         self,
@@ -338,6 +344,7 @@ class Projector:
 
     def catch_up(self, conn: Connection, progress: Callable[[int], None] | None = None) -> int:
         """Apply every event not yet applied; returns how many events were read."""
+        self.log.lock(conn)
         checkpoints = self._checkpoints(conn)
         start = min(checkpoints.get(p.name, 0) for p in self.projections)
         head = self.log.head(conn)
@@ -362,6 +369,7 @@ class Projector:
         Only when every projection was at the head just before them; otherwise (or when
         their seqs are unknown: ``appended`` is empty) this catches up from the log.
         """
+        self.log.lock(conn)
         checkpoints = self._checkpoints(conn)
         before = appended[0].seq - 1 if appended else -1
         if not appended or any(checkpoints.get(p.name, 0) != before for p in self.projections):
@@ -375,6 +383,7 @@ class Projector:
 
         Returns the number of events the projections now cover (the log head).
         """
+        self.log.lock(conn)
         head = self.log.head(conn)
         for projection in self.projections:
             projection.table.drop(conn, checkfirst=True)
