@@ -56,6 +56,7 @@ class DigestItemRow(SQLModel, table=True):
     __tablename__ = "digest_items"
     __table_args__ = (
         sa.Index("ix_digest_items_pair", "rule", "channel", "document_id", unique=True),
+        sa.Index("ix_digest_items_watermark", "rule", "channel", "match_seq"),
     )
 
     item_id: str = Field(primary_key=True, max_length=200)  # "<rule>/<channel>/<document_id>"

@@ -50,6 +50,7 @@ from monitor.events import (
     Event,
     FeedHealthChanged,
 )
+from monitor.leases import Leases
 from monitor.projections import document_texts, feed_states, matches_table, rule_rows
 from monitor.recording import Clock, Recorder
 from monitor.schedules import parse_quiet_hours
@@ -191,8 +192,18 @@ def _assemble_one(
 def pending_matches(
     conn: Connection, rule: str, channel: str, *, since: int, include_backfill: bool
 ) -> list[MatchedDocument]:
-    """The rule's matches after ``since`` whose document no digest has taken to ``channel``."""
+    """The rule's matches after ``since`` whose document no digest has taken to ``channel``.
+
+    A digest takes every pending match at once, in ``seq`` order, so the channel's newest
+    taken match is a watermark: only matches after it need the per-document check, which
+    keeps the query small however long the rule's history (and whatever the planner's
+    statistics say about young tables).
+    """
     m, items, ev = matches_table.c, digest_items_table.c, events_table.c
+    watermark = conn.execute(
+        sa.select(sa.func.max(items.match_seq)).where(items.rule == rule, items.channel == channel)
+    ).scalar()
+    since = max(since, int(watermark or 0))
     taken = (
         sa.select(items.item_id)
         .where(items.rule == rule, items.channel == channel, items.document_id == m.document_id)
@@ -344,6 +355,7 @@ async def deliver(
     rng: random.Random | None = None,
     only: Collection[str] | None = None,
     claimed: set[str] | None = None,
+    leases: Leases | None = None,
 ) -> list[Attempted]:
     """Attempt every due digest once; channels run side by side.
 
@@ -357,11 +369,21 @@ async def deliver(
         due = [d for d in due_deliveries(conn, clock(), only) if d.digest_id not in claimed]
     if not due:
         return []
+    names: set[str] = set()
+    if leases is not None:
+        # Other workers share the outbox: take each digest's lease, then read its state
+        # again, so one that another worker delivered meanwhile is not sent twice.
+        names = leases.claim([f"digest:{d.digest_id}" for d in due])
+        mine = {name.removeprefix("digest:") for name in names}
+        with recorder.store.reading() as conn:
+            due = [d for d in due_deliveries(conn, clock(), mine) if d.digest_id not in claimed]
     claimed.update(d.digest_id for d in due)
     try:
         results = await _attempt_all(recorder, settings, due, env, rng or random.Random())
     finally:
         claimed.difference_update(d.digest_id for d in due)
+        if leases is not None:
+            leases.release(names)
     return [attempt for result in results for attempt in result]
 
 

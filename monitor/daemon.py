@@ -29,6 +29,7 @@ import functools
 import json
 import logging
 import os
+import random
 import signal
 import time
 from collections.abc import Callable, Coroutine
@@ -36,6 +37,8 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from apscheduler.jobstores.base import JobLookupError
 
 from alerts.outbox import (
     assemble,
@@ -47,6 +50,7 @@ from alerts.outbox import (
 from monitor.cycle import preflight, start_pool
 from monitor.errors import ConfigError
 from monitor.fetching import make_client
+from monitor.leases import Leases, heartbeat, leave, new_worker_id
 from monitor.matching import activate
 from monitor.metrics import Metrics
 from monitor.ops_http import Health, OpsServer
@@ -95,6 +99,14 @@ class Daemon:
         )
         self.recorder = Recorder(self.store, clock=self.clock)
         self.recorder.catch_up()
+        self.worker_id = new_worker_id()
+        # Several workers may share a PostgreSQL database: who polls a feed or sends a
+        # digest is then decided by leases. SQLite is one process (DESIGN, "Scale").
+        self.leases: Leases | None = None
+        if self.store.dialect == "postgresql":
+            ttl = max(30.0, 6 * self.settings.daemon.tick)
+            self.leases = Leases(self.store, self.worker_id, ttl=ttl, clock=self.clock)
+        heartbeat(self.store, self.worker_id, self._started_at(), self.clock())
         self._activate_rules(self.settings)
         # Forked before the loop starts any thread (see monitor.cycle.start_pool).
         self.pool = start_pool(len(self._feeds(self.settings)), self.settings.daemon.parse_workers)
@@ -151,6 +163,7 @@ class Daemon:
         await self.client.aclose()
         if ops is not None:
             ops.close()
+        leave(self._store(), self.worker_id)
         self._heartbeat(stopped=True)
         log.info("monitor stopped")
 
@@ -244,21 +257,39 @@ class Daemon:
             self._polling.discard(name)
 
     async def _poll_feed(self, feed: FeedSettings) -> None:
-        name = feed.name
+        lease = [f"feed:{feed.name}"]
+        if self.leases is not None and not self.leases.claim(lease):
+            return  # another worker has it
+        try:
+            due = self._due(feed)
+            # The poll before ended at its record time, so this one may come a moment early.
+            if due is None or due - timedelta(seconds=1) <= self.clock():
+                [outcome] = await self.poller.poll([feed], client=self.client)
+                record_health(self.recorder, self.settings, [feed.name])
+                if outcome.matched:
+                    self._flush_soon()
+                due = self._due(feed)
+        finally:
+            if self.leases is not None:
+                self.leases.release(lease)
+        self._reanchor(feed, due)
+
+    def _due(self, feed: FeedSettings) -> datetime | None:
         with self._store().reading() as conn:
-            state = feed_states(conn, [name]).get(name)
-        due = next_poll_at(
+            state = feed_states(conn, [feed.name]).get(feed.name)
+        return next_poll_at(
             state, feed.interval, max_backoff=self.settings.fetch.max_backoff, url=feed.url
         )
-        # The trigger fires every interval; a failing feed waits longer (its backoff). The
-        # slack of half an interval keeps a poll that ended a moment after its trigger (so
-        # its due time is a moment after the next trigger) from skipping a whole interval.
-        if due is not None and due - timedelta(seconds=feed.interval * 0.5) > self.clock():
+
+    def _reanchor(self, feed: FeedSettings, due: datetime | None) -> None:
+        """Move the feed's next run to when it is due (a failing feed backs off; a poll
+        that ended late, or another worker's poll, moves the whole cadence with it)."""
+        if due is None:
             return
-        [outcome] = await self.poller.poll([feed], client=self.client)
-        record_health(self.recorder, self.settings, [name])
-        if outcome.matched:
-            self._flush_soon()
+        spread = feed.interval * self.settings.daemon.jitter
+        when = max(due, self.clock()) + timedelta(seconds=random.uniform(0, spread))
+        with contextlib.suppress(JobLookupError):
+            self.scheduler.modify_job(f"feed:{feed.name}", next_run_time=when)
 
     def _on_poll(self, outcome: PollOutcome) -> None:
         self.metrics.poll(outcome.feed, outcome.outcome, outcome.elapsed)
@@ -287,7 +318,9 @@ class Daemon:
         """Assemble the digests of ``rules`` that have matches, then attempt what is due."""
         if rules:
             assemble(self.recorder, self.settings, rules=rules)
-        attempts = await deliver(self.recorder, self.settings, claimed=self._claimed)
+        attempts = await deliver(
+            self.recorder, self.settings, claimed=self._claimed, leases=self.leases
+        )
         for attempt in attempts:
             outcome = (
                 "succeeded"
@@ -313,6 +346,11 @@ class Daemon:
         self.last_tick = time.time()
         self.metrics.cycle(self.last_tick)
         self._heartbeat()
+        heartbeat(self._store(), self.worker_id, self._started_at(), self.clock())
+        if self.leases is not None:
+            lost = self.leases.renew()
+            if lost:
+                log.warning("leases lost to other workers (we were too slow): %s", sorted(lost))
         if self._reload_requested or _mtime(self.config_file) != self._config_mtime:
             self._reload_requested = False
             await self._reload()
@@ -322,12 +360,18 @@ class Daemon:
 
     async def _seeds(self) -> None:
         settings = self.settings
-        report = ingest_seeds(
-            self.recorder,
-            [settings.path(p) for p in settings.seeds.paths],
-            base=settings.base_dir,
-            max_bytes=settings.seeds.max_bytes,
-        )
+        if self.leases is not None and not self.leases.claim(["seeds"]):
+            return
+        try:
+            report = ingest_seeds(
+                self.recorder,
+                [settings.path(p) for p in settings.seeds.paths],
+                base=settings.base_dir,
+                max_bytes=settings.seeds.max_bytes,
+            )
+        finally:
+            if self.leases is not None:
+                self.leases.release(["seeds"])
         if report.matched:
             self._flush_soon()
 
@@ -399,6 +443,9 @@ class Daemon:
         server.start()
         return server
 
+    def _started_at(self) -> datetime:
+        return datetime.fromtimestamp(self.started, UTC)
+
     def _heartbeat(self, *, stopped: bool = False) -> None:
         """What `monitor status` shows of this process; written whole or not at all."""
         path = self.settings.path(self.settings.daemon.heartbeat)
@@ -410,6 +457,7 @@ class Daemon:
             "feeds": len(self._feeds(self.settings)),
             "rules": len(self.settings.rules),
             "config": str(self.config_file),
+            "worker_id": self.worker_id,
         }
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:

@@ -42,6 +42,8 @@ QUIET_LOGGERS: dict[str, int] = {
     "httpcore": logging.WARNING,
     "apscheduler": logging.WARNING,
     "urllib3": logging.WARNING,
+    # A first migration logs a line per step at INFO; what matters is in our own log.
+    "alembic": logging.WARNING,
 }
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 
 from alerts.deliveries import ABANDONED, DELIVERED, PENDING, deliveries_table
 from monitor.durations import format_duration
+from monitor.leases import workers as list_workers
 from monitor.politeness import next_poll_at, poll_delay
 from monitor.projections import feed_states
 from monitor.settings import FeedSettings, Settings
@@ -123,6 +124,9 @@ class StatusReport:
     # The daemon's heartbeat as it wrote it; None when there is none (not running, or a
     # version that writes none yet).
     daemon: dict[str, Any] | None = field(default=None)
+    # Every worker that said it is alive in the database (several share one PostgreSQL
+    # database), with the leases each holds now.
+    workers: list[dict[str, Any]] = field(default_factory=list)
 
 
 def gather_status(
@@ -168,6 +172,7 @@ def gather_status(
         pending=pending,
         abandoned=abandoned,
         daemon=None if heartbeat is None else dict(heartbeat),
+        workers=list_workers(store),
     )
 
 
@@ -260,6 +265,10 @@ def status_json(report: StatusReport) -> dict[str, Any]:
             "abandoned": [_plain(digest) for digest in report.abandoned],
         },
         "daemon": report.daemon,
+        "workers": [
+            {k: _iso(v) if isinstance(v, datetime) else v for k, v in worker.items()}
+            for worker in report.workers
+        ],
     }
 
 
@@ -280,6 +289,8 @@ def render_status(report: StatusReport) -> list[RenderableType]:
         _daemon_part(report),
         _feeds_table(report),
     ]
+    if report.workers:
+        parts.append(_workers_table(report))
     if report.removed_feeds:
         parts.append(_removed_table(report))
     counts = report.delivery_counts
@@ -337,6 +348,24 @@ def status_command_output(
         return text
     # Tables pad every cell to the column's width; a file or a diff has no use for the spaces.
     return "".join(line.rstrip() + "\n" for line in text.splitlines())
+
+
+def _workers_table(report: StatusReport) -> Table:
+    table = _table(
+        f"workers: {len(report.workers)}",
+        ("worker", "host", "pid", "started", "last seen", "holds"),
+    )
+    for worker in report.workers:
+        held = worker.get("leases") or []
+        table.add_row(
+            str(worker["worker_id"]),
+            str(worker["host"]),
+            str(worker["pid"]),
+            _when(worker["started_at"], report.now),
+            _when(worker["last_seen"], report.now),
+            ", ".join(held[:6]) + (f" (+{len(held) - 6})" if len(held) > 6 else ""),
+        )
+    return table
 
 
 def _daemon_part(report: StatusReport) -> RenderableType:

@@ -63,15 +63,19 @@ class LiveFeed:
 class Daemon:
     """``monitor run`` in a subprocess; its output goes to files beside the config."""
 
+    _instances = 0
+
     def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         self.runs = 0
+        Daemon._instances += 1
+        self.name = f"daemon{Daemon._instances}"  # several may share one folder
 
     def start(self) -> Daemon:
         self.runs += 1
-        out = (self.config.parent / f"daemon-{self.runs}.log").open("wb")
+        out = (self.config.parent / f"{self.name}-{self.runs}.log").open("wb")
         command = [sys.executable, "-m", "monitor", "--config", str(self.config), "-v", "run"]
         self.process = subprocess.Popen(command, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         out.close()
@@ -79,7 +83,7 @@ class Daemon:
 
     def log(self) -> str:
         return "".join(
-            (self.config.parent / f"daemon-{run}.log").read_text(errors="replace")
+            (self.config.parent / f"{self.name}-{run}.log").read_text(errors="replace")
             for run in range(1, self.runs + 1)
         )
 
