@@ -3,6 +3,7 @@ renewed while held, released when done; concurrent claims never share a lease.""
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -69,3 +70,22 @@ def test_workers_are_listed_with_their_leases_and_leave_cleanly(store: Store) ->
     leave(store, "w1")
     assert [w["worker_id"] for w in workers(store)] == ["w2"]
     assert Leases(store, "w2", ttl=60).claim(["feed:a"]) == {"feed:a"}
+
+
+def test_monitor_status_shows_the_workers_and_what_each_holds(
+    store: Store, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from monitor.settings import settings_from_dict
+    from monitor.status import status_command_output
+
+    now = datetime.now(UTC)
+    heartbeat(store, "host-a-101-abc", now, now)
+    Leases(store, "host-a-101-abc", ttl=60).claim(["feed:bbc", "digest:42"])
+    settings = settings_from_dict({}, source="t", base_dir=Path(str(tmp_path)))
+    text = status_command_output(store, settings, now, as_json=False, terminal=False)
+    assert "workers: 1" in text and "host-a-101-abc" in text and "digest:42, feed:bbc" in text
+    report = json.loads(status_command_output(store, settings, now, as_json=True))
+    [worker] = report["workers"]
+    assert worker["worker_id"] == "host-a-101-abc" and worker["leases"] == ["digest:42", "feed:bbc"]
