@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel
-from stores import postgres_url
+from stores import postgres_schema, postgres_url
 
 import monitor.projections  # noqa: F401  (every table in the metadata)
 from monitor.errors import StoreError
@@ -60,17 +58,8 @@ def reference_url(store_url: str, tmp_path: Path) -> Iterator[str]:
         return
     base = postgres_url()
     assert base is not None
-    schema = f"r_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    with postgres_schema(base, "r") as url:
+        yield url
 
 
 def fixture_events() -> list[Event]:

@@ -9,17 +9,14 @@ import hashlib
 import json
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-import sqlalchemy as sa
 from daemonkit import Daemon, wait_until
 from feedserver import FeedServer, Reply, Request
-from stores import postgres_url
+from stores import postgres_schema, postgres_url
 from webhookreceiver import WebhookReceiver
 
 from monitor.event_log import EventLog
@@ -74,17 +71,8 @@ def database() -> Iterator[str]:
         pytest.skip(
             "needs MONITOR_TEST_POSTGRES_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
         )
-    schema = f"w_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    with postgres_schema(base, "w") as url:
+        yield url
 
 
 def write_config(folder: Path, url: str, server: FeedServer, hook: str) -> Path:
