@@ -181,8 +181,7 @@ def _assemble_one(
             more=digest.more,
             message=message.to_json(),
         )
-        recorder.log.append(conn, [event], expected={event.stream: 0}, now=now)
-        recorder.projector.catch_up(conn)
+        recorder.append_in(conn, [event], expected={event.stream: 0})
     log.info(
         "digest %s: %s -> %s, %d match(es)", digest.digest_id, rule, channel.name, digest.documents
     )
@@ -260,8 +259,7 @@ def record_health(recorder: Recorder, settings: Settings, feeds: Collection[str]
             log.warning("%s", health_subject(change))
         if not events:
             return []
-        recorder.log.append(conn, events, now=recorder.clock())
-        recorder.projector.catch_up(conn)
+        recorder.append_in(conn, events)
     return [e.feed for e in events if isinstance(e, FeedHealthChanged)]
 
 

@@ -246,7 +246,7 @@ class Daemon:
         )
 
     async def _poll(self, name: str) -> None:
-        feed = next((f for f in self._feeds(self.settings) if f.name == name), None)
+        feed = self._feed_index.get(name)
         # A reload reschedules every feed; one still polling is not polled twice at once.
         if feed is None or name in self._polling:
             return
@@ -428,6 +428,16 @@ class Daemon:
 
     def _poller(self, settings: Settings) -> Poller:
         return Poller(self.recorder, settings.fetch, executor=self.pool, on_outcome=self._on_poll)
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        # Every poll looks its feed up by name: a dict, not a scan of thousands of feeds.
+        self._settings = value
+        self._feed_index = {feed.name: feed for feed in self._feeds(value)}
 
     @staticmethod
     def _feeds(settings: Settings) -> list[FeedSettings]:

@@ -71,8 +71,7 @@ class Recorder:
             already = matched_pairs(conn, known) if matches else set()
             plan = plan_documents(documents, known, matches, already)
             events = [*plan.events, *summary(plan)]
-            stored = self.log.append_stored(conn, events, expected=plan.expected, now=self.clock())
-            self.projector.apply_appended(conn, stored)
+            self.append_in(conn, events, expected=plan.expected)
         by_rule = Counter(e.rule for e in plan.events if isinstance(e, RuleMatched))
         return Recorded(
             plan.new,
@@ -86,8 +85,19 @@ class Recorder:
     def append(self, events: Sequence[Event]) -> None:
         """Append events that carry no documents, and project them."""
         with self.store.transaction() as conn:
-            stored = self.log.append_stored(conn, events, now=self.clock())
-            self.projector.apply_appended(conn, stored)
+            self.append_in(conn, events)
+
+    def append_in(
+        self,
+        conn: Connection,
+        events: Sequence[Event],
+        *,
+        expected: Mapping[str, int] | None = None,
+    ) -> None:
+        """Append and project ``events`` in the caller's transaction (which read what
+        decided them, so the decision and its record commit together)."""
+        stored = self.log.append_stored(conn, events, expected=expected, now=self.clock())
+        self.projector.apply_appended(conn, stored)
 
     def catch_up(self) -> int:
         with self.store.transaction() as conn:
