@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from alerts.message import Message, Outcome
 from alerts.retry import RetryPolicy
-from monitor.events import (
+from monitor.eventlog.events import (
     ChannelDisabled,
     DeliveryAbandoned,
     DeliveryFailed,

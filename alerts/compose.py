@@ -12,7 +12,7 @@ from typing import Any
 from alerts.digest import Digest, MatchedDocument
 from alerts.message import Message
 from alerts.rendering import Renderer
-from monitor.settings import (
+from monitor.config.settings import (
     AppriseChannel,
     EmailChannel,
     FileChannel,

@@ -18,8 +18,8 @@ from typing import Any
 from alerts.compose import Channel, template_parts
 from alerts.digest import DIGEST_NAMESPACE
 from alerts.message import Message
-from monitor.events import DigestAssembled, FeedHealthChanged
-from monitor.settings import FileChannel, WebhookChannel
+from monitor.config.settings import FileChannel, WebhookChannel
+from monitor.eventlog.events import DigestAssembled, FeedHealthChanged
 
 HEALTH_RULE = "feed-health"
 

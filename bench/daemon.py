@@ -50,13 +50,13 @@ from daemonkit import Daemon, LiveFeed, wait_until  # noqa: E402
 from feedserver import FeedServer  # noqa: E402
 from webhookreceiver import WebhookReceiver  # noqa: E402
 
-from monitor.cycle import parse_pool, run_once  # noqa: E402
-from monitor.matching import activate  # noqa: E402
-from monitor.polling import Poller  # noqa: E402
-from monitor.recording import Recorder  # noqa: E402
-from monitor.rulebook import build_matcher, sync_rules  # noqa: E402
-from monitor.settings import settings_from_dict  # noqa: E402
-from monitor.store import open_store  # noqa: E402
+from monitor.app.once import parse_pool, run_once  # noqa: E402
+from monitor.config.settings import settings_from_dict  # noqa: E402
+from monitor.documents.recording import Recorder  # noqa: E402
+from monitor.eventlog.store import open_store  # noqa: E402
+from monitor.feeds.polling import Poller  # noqa: E402
+from monitor.rules.matcher import activate  # noqa: E402
+from monitor.rules.rulebook import build_matcher, sync_rules  # noqa: E402
 
 
 class SlowServer:
@@ -207,9 +207,9 @@ def children(pid: int) -> list[int]:
 
 
 def fill(folder: Path, documents: int) -> None:
-    from monitor.events import DocumentIngested, PublishedDate
-    from monitor.recording import Recorder
-    from monitor.store import open_store
+    from monitor.documents.recording import Recorder
+    from monitor.eventlog.events import DocumentIngested, PublishedDate
+    from monitor.eventlog.store import open_store
 
     store = open_store(f"sqlite:///{folder / 'monitor.db'}")
     recorder = Recorder(store)

@@ -47,12 +47,12 @@ from webhookreceiver import Respond, WebhookReceiver  # noqa: E402
 from alerts.compose import compose  # noqa: E402
 from alerts.dedupe import group_near_duplicates  # noqa: E402
 from alerts.digest import MatchedDocument, build_digest  # noqa: E402
-from alerts.outbox import assemble, deliver  # noqa: E402
+from alerts.outbox.service import assemble, deliver  # noqa: E402
 from alerts.rendering import Renderer  # noqa: E402
-from monitor.events import DocumentIngested, PublishedDate, RuleMatched  # noqa: E402
-from monitor.normalise import html_to_text  # noqa: E402
-from monitor.recording import Recorder  # noqa: E402
-from monitor.store import open_store  # noqa: E402
+from monitor.documents.normalise import html_to_text  # noqa: E402
+from monitor.documents.recording import Recorder  # noqa: E402
+from monitor.eventlog.events import DocumentIngested, PublishedDate, RuleMatched  # noqa: E402
+from monitor.eventlog.store import open_store  # noqa: E402
 
 REAL_FEEDS = ROOT.parent / "shared" / "corpora" / "real-feeds"
 SECRET = "whsec_YmVuY2htYXJrLXNpZ25pbmcta2V5LTAxMjM0NTY3"

@@ -27,10 +27,10 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 
-from monitor.event_log import EventLog
-from monitor.events import DocumentIngested, Event, FeedPolled, PublishedDate
-from monitor.projections import Projector
-from monitor.store import open_store
+from monitor.eventlog.events import DocumentIngested, Event, FeedPolled, PublishedDate
+from monitor.eventlog.log import EventLog
+from monitor.eventlog.store import open_store
+from monitor.readmodels.tables import Projector
 
 BACKENDS = ("sqlite", "postgresql")
 POSTGRES_ENV = "MONITOR_TEST_POSTGRES_URL"

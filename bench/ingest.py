@@ -29,8 +29,8 @@ from pathlib import Path
 
 import feedparser
 
-from monitor.cycle import run_once
-from monitor.settings import settings_from_dict
+from monitor.app.once import run_once
+from monitor.config.settings import settings_from_dict
 
 SENTENCES = {
     "en": "Armenia and Azerbaijan resumed talks in Brussels on the peace treaty and border demarcation.",

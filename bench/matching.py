@@ -33,11 +33,11 @@ from pathlib import Path
 
 import feedparser
 
-from monitor.normalise import detect_language, html_to_text
+from monitor.documents.normalise import detect_language, html_to_text
 from monitor.rules.analysis import analyse
 from monitor.rules.lemmas import warm
 from monitor.rules.lexicon import default_lexicon
-from monitor.rules.matcher import RuleSet, compile_query
+from monitor.rules.ruleset import RuleSet, compile_query
 
 ROOT = Path(__file__).resolve().parents[1]
 OWN = ROOT / "tests" / "fixtures" / "rules" / "own-armenia-azerbaijan.jsonl"

@@ -54,7 +54,7 @@ def run(count: int, args: argparse.Namespace, server: SlowServer) -> tuple[float
                 encoding="utf-8",
             )
             # The schema first, so that the workers do not all race to create it.
-            from monitor.store import open_store
+            from monitor.eventlog.store import open_store
 
             open_store(url).dispose()
             started = time.perf_counter()

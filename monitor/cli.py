@@ -20,11 +20,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from monitor.config.settings import Settings, config_path, load_settings
 from monitor.errors import ConfigError, MonitorError, QueryError, UsageError
-from monitor.event_log import EventLog, StoredEvent
-from monitor.events import EVENT_TYPES
-from monitor.settings import Settings, config_path, load_settings
-from monitor.store import Store, open_store
+from monitor.eventlog.events import EVENT_TYPES
+from monitor.eventlog.log import EventLog, StoredEvent
+from monitor.eventlog.store import Store, open_store
 
 err = Console(stderr=True, highlight=False)
 
@@ -66,7 +66,7 @@ pass_app = click.make_pass_decorator(App)
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
     """An event-sourced news monitor: feeds and documents in, watch rules, digests out."""
-    from monitor.logs import configure_logging
+    from monitor.app.logs import configure_logging
 
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     configure_logging(level, "text")
@@ -88,11 +88,11 @@ def run(app: App, once: bool, log_format: str) -> None:
 
     With --once: one full cycle (seeds, every feed once, every digest that has matches).
     """
-    from monitor.cycle import preflight, run_once
-    from monitor.logs import configure_logging
+    from monitor.app.logs import configure_logging
+    from monitor.app.once import preflight, run_once
 
     if not once:
-        from monitor.daemon import Daemon
+        from monitor.app.daemon.service import Daemon
 
         # A service logs what it does (INFO) unless asked for less with -q… or more with -vv.
         configure_logging(min(app.log_level, logging.INFO), log_format)  # type: ignore[arg-type]
@@ -139,10 +139,10 @@ def run(app: App, once: bool, log_format: str) -> None:
 @pass_app
 def ingest(app: App, paths: tuple[Path, ...]) -> None:
     """Ingest documents from files or folders now (.txt .md .html .json .jsonl)."""
-    from monitor.matching import activate
-    from monitor.recording import Recorder
-    from monitor.rulebook import build_matcher, sync_rules
-    from monitor.seeding import ingest_seeds
+    from monitor.documents.recording import Recorder
+    from monitor.rules.matcher import activate
+    from monitor.rules.rulebook import build_matcher, sync_rules
+    from monitor.seeds.ingest import ingest_seeds
 
     with app.store() as store, _progress("reading") as advance:
         recorder = Recorder(store)
@@ -211,8 +211,8 @@ def events(
 @pass_app
 def replay(app: App) -> None:
     """Drop every projection and rebuild it from the event log."""
-    from monitor.event_log import EventLog
-    from monitor.projections import Projector
+    from monitor.eventlog.log import EventLog
+    from monitor.readmodels.tables import Projector
 
     with app.store() as store, _progress("replaying") as advance, store.transaction() as conn:
         total = Projector(EventLog()).rebuild(conn, progress=advance)
@@ -228,7 +228,7 @@ def rules() -> None:
 @pass_app
 def rules_list(app: App) -> None:
     """The configured rules, with their recorded version and match count."""
-    from monitor.projections import rule_rows
+    from monitor.readmodels.tables import rule_rows
 
     with app.store() as store, store.reading() as conn:
         recorded = rule_rows(conn)
@@ -260,10 +260,10 @@ def rules_list(app: App) -> None:
 @pass_app
 def rules_test(app: App, query: str, limit: int) -> None:
     """Run QUERY over every stored document and print what it matches (a backfill preview)."""
-    from monitor.matching import Matcher
-    from monitor.projections import count_documents, stored_documents
-    from monitor.rulebook import lexicon_for
-    from monitor.rules.matcher import RuleSet, compile_query
+    from monitor.readmodels.tables import count_documents, stored_documents
+    from monitor.rules.matcher import Matcher
+    from monitor.rules.rulebook import lexicon_for
+    from monitor.rules.ruleset import RuleSet, compile_query
 
     lexicon = lexicon_for(app.settings)
     matcher = Matcher(RuleSet.build([compile_query(query, lexicon, name="test")]), lexicon)
@@ -290,11 +290,11 @@ def rules_test(app: App, query: str, limit: int) -> None:
 @pass_app
 def rules_explain(app: App, rule: str, document_id: str) -> None:
     """Why DOCUMENT_ID did or did not match RULE, word by word."""
-    from monitor.projections import stored_documents
-    from monitor.rulebook import lexicon_for
+    from monitor.readmodels.tables import stored_documents
     from monitor.rules.analysis import analyse
     from monitor.rules.explain import explain
-    from monitor.rules.matcher import compile_query
+    from monitor.rules.rulebook import lexicon_for
+    from monitor.rules.ruleset import compile_query
 
     configured = {r.name: r for r in app.settings.rules}
     if rule not in configured:
@@ -320,7 +320,7 @@ def rules_explain(app: App, rule: str, document_id: str) -> None:
 @pass_app
 def rules_backfill(app: App, rule: str, since: Any) -> None:
     """Record RULE's matches among documents stored before it existed (marked as backfill)."""
-    from monitor.backfill import backfill
+    from monitor.app.backfill import backfill
 
     configured = {r.name: r for r in app.settings.rules}
     if rule not in configured:
@@ -340,7 +340,7 @@ def status(app: App, as_json: bool) -> None:
     """Feeds' health and schedule, pending and abandoned deliveries, the daemon's heartbeat."""
     from datetime import UTC, datetime
 
-    from monitor.status import load_heartbeat, status_command_output
+    from monitor.app.status import load_heartbeat, status_command_output
 
     heartbeat = load_heartbeat(app.settings.path(app.settings.daemon.heartbeat))
     with app.store() as store:
@@ -363,7 +363,7 @@ def deliveries(ctx: click.Context, state: str | None, limit: int, as_json: bool)
     """Digests and their delivery state, newest first; 'retry ID' retries an abandoned one."""
     if ctx.invoked_subcommand is not None:
         return
-    from alerts.outbox import list_deliveries
+    from alerts.outbox.service import list_deliveries
 
     app = ctx.find_object(App)
     assert app is not None
@@ -420,9 +420,9 @@ def _when(row: dict[str, Any]) -> str:
 @pass_app
 def deliveries_retry(app: App, digest_id: str) -> None:
     """Try DIGEST_ID (an abandoned or waiting digest; a prefix is enough) again now."""
-    from alerts.outbox import request_retry
-    from monitor.cycle import preflight
-    from monitor.recording import Recorder
+    from alerts.outbox.service import request_retry
+    from monitor.app.once import preflight
+    from monitor.documents.recording import Recorder
 
     preflight(app.settings, str(app.config_file))
     with app.store() as store:

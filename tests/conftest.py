@@ -17,7 +17,7 @@ def feed_server() -> Iterator[FeedServer]:
 @pytest.fixture(autouse=True)
 def no_active_matcher() -> Iterator[None]:
     """A test that runs a cycle in-process leaves its rules active; the next test starts clean."""
-    from monitor.matching import activate
+    from monitor.rules.matcher import activate
 
     activate(None)
     yield

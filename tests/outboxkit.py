@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor.events import DocumentIngested, PublishedDate, RuleMatched
-from monitor.recording import Recorder
-from monitor.rulebook import sync_rules
-from monitor.settings import Settings, settings_from_dict
+from monitor.config.settings import Settings, settings_from_dict
+from monitor.documents.recording import Recorder
+from monitor.eventlog.events import DocumentIngested, PublishedDate, RuleMatched
+from monitor.rules.rulebook import sync_rules
 
 
 class ManualClock:

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
-from monitor.store import Store, open_store
+from monitor.eventlog.store import Store, open_store
 
 POSTGRES_ENV = "MONITOR_TEST_POSTGRES_URL"
 

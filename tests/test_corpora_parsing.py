@@ -30,8 +30,8 @@ from corpora import CASES, CORPORA, REAL_FEEDS, Case
 from feedserver import FeedServer
 
 from monitor.errors import FeedMalformed
-from monitor.fetching import FetchLimits, FetchResult, fetch, make_client
-from monitor.parsing import ParsedFeed, parse_feed
+from monitor.feeds.fetch import FetchLimits, FetchResult, fetch, make_client
+from monitor.feeds.parse import ParsedFeed, parse_feed
 
 LIMITS = FetchLimits(total_timeout=20)
 SECONDS_PER_FILE = 10.0  # the 2.7 MB Londonist feed takes about 1 s

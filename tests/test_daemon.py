@@ -21,8 +21,8 @@ from feedserver import FeedServer
 from webhookreceiver import Received, WebhookReceiver
 
 from alerts.signing import secret_bytes
-from monitor.event_log import EventLog
-from monitor.store import open_store
+from monitor.eventlog.log import EventLog
+from monitor.eventlog.store import open_store
 
 SECRET = "whsec_ZGFlbW9uLXRlc3Qtc2lnbmluZy1rZXktMDEyMzQ1"
 ENV = {"HOOK_SECRET": SECRET}

@@ -10,8 +10,7 @@ from typing import Any, ClassVar
 import pytest
 
 from monitor.errors import ConcurrencyError
-from monitor.event_log import EventLog
-from monitor.events import (
+from monitor.eventlog.events import (
     EVENT_TYPES,
     UPCASTERS,
     DocumentIngested,
@@ -20,7 +19,8 @@ from monitor.events import (
     PublishedDate,
     decode,
 )
-from monitor.store import Store
+from monitor.eventlog.log import EventLog
+from monitor.eventlog.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
 

@@ -15,7 +15,7 @@ import pytest
 from feedserver import FeedServer, Reply
 
 from monitor.errors import FetchError
-from monitor.fetching import USER_AGENT, FetchLimits, FetchResult, fetch, make_client
+from monitor.feeds.fetch import USER_AGENT, FetchLimits, FetchResult, fetch, make_client
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title></channel></rss>'
 QUICK = FetchLimits(connect_timeout=2, read_timeout=2, total_timeout=5)

@@ -12,8 +12,8 @@ import time
 import pytest
 from feedserver import FeedServer, Reply, Request
 
-from monitor.fetching import FetchLimits, make_client
-from monitor.fulltext import FullText, RateLimiter, extract_main_text, full_texts
+from monitor.feeds.fetch import FetchLimits, make_client
+from monitor.feeds.fulltext import FullText, RateLimiter, extract_main_text, full_texts
 
 QUICK = FetchLimits(connect_timeout=1, read_timeout=0.3, total_timeout=2)
 HTML = {"Content-Type": "text/html; charset=utf-8"}

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from feedserver import FeedServer
 
-from monitor.event_log import EventLog
-from monitor.matching import activate
-from monitor.polling import Poller
-from monitor.recording import Recorder
-from monitor.rulebook import build_matcher, sync_rules
-from monitor.settings import FeedSettings, settings_from_dict
-from monitor.store import Store, open_store
+from monitor.config.settings import FeedSettings, settings_from_dict
+from monitor.documents.recording import Recorder
+from monitor.eventlog.log import EventLog
+from monitor.eventlog.store import Store, open_store
+from monitor.feeds.polling import Poller
+from monitor.rules.matcher import activate
+from monitor.rules.rulebook import build_matcher, sync_rules
 
 ARTICLE = """<!doctype html><html><head><title>Talks</title></head><body>
 <nav><a href="/">Home</a> <a href="/world">World</a></nav>

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from monitor.document import Document, Published
-from monitor.events import DocumentIngested, DocumentRevised
-from monitor.ingestion import Previous, plan_documents
+from monitor.documents.plan import Previous, plan_documents
+from monitor.documents.shapes import Document, Published
+from monitor.eventlog.events import DocumentIngested, DocumentRevised
 
 
 def doc(doc_id: str, title: str = "T", text: str = "body") -> Document:

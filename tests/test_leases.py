@@ -7,8 +7,8 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 
-from monitor.leases import Leases, heartbeat, leave, workers
-from monitor.store import Store
+from monitor.eventlog.leases import Leases, heartbeat, leave, workers
+from monitor.eventlog.store import Store
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
@@ -77,8 +77,8 @@ def test_monitor_status_shows_the_workers_and_what_each_holds(
 ) -> None:
     from pathlib import Path
 
-    from monitor.settings import settings_from_dict
-    from monitor.status import status_command_output
+    from monitor.app.status import status_command_output
+    from monitor.config.settings import settings_from_dict
 
     now = datetime.now(UTC)
     heartbeat(store, "host-a-101-abc", now, now)

@@ -27,13 +27,13 @@ import pytest
 import sqlalchemy as sa
 from stores import postgres_url
 
-from monitor.document import Document, Published
-from monitor.event_log import EventLog, StoredEvent
-from monitor.events import FeedNotModified, FeedPolled, FeedPollFailed
-from monitor.ingestion import Plan
-from monitor.projections import PROJECTIONS, Projector, checkpoints_table, feed_state_table
-from monitor.recording import Recorder
-from monitor.store import Store, open_store
+from monitor.documents.plan import Plan
+from monitor.documents.recording import Recorder
+from monitor.documents.shapes import Document, Published
+from monitor.eventlog.events import FeedNotModified, FeedPolled, FeedPollFailed
+from monitor.eventlog.log import EventLog, StoredEvent
+from monitor.eventlog.store import Store, open_store
+from monitor.readmodels.tables import PROJECTIONS, Projector, checkpoints_table, feed_state_table
 
 WRITERS = 4
 TRANSACTIONS = 50  # per writer, each of 1 to 5 events

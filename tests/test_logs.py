@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from monitor.logs import QUIET_LOGGERS, JsonFormatter, TextFormatter, configure_logging
+from monitor.app.logs import QUIET_LOGGERS, JsonFormatter, TextFormatter, configure_logging
 
 log = logging.getLogger("monitor.polling")
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.document import Document, Published
-from monitor.matching import Matcher
+from monitor.documents.shapes import Document, Published
 from monitor.rules.analysis import Analysis, analyse
 from monitor.rules.explain import explain
 from monitor.rules.lexicon import Lexicon, lexicon_from
-from monitor.rules.matcher import RuleSet, compile_query, evaluate
+from monitor.rules.matcher import Matcher
+from monitor.rules.ruleset import RuleSet, compile_query, evaluate
 from monitor.rules.snippets import mark
 
 CONCEPTS = [

@@ -19,12 +19,20 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 from stores import postgres_schema, postgres_url
 
-import monitor.projections  # noqa: F401  (every table in the metadata)
+import monitor.readmodels.tables  # noqa: F401  (every table in the metadata)
+from monitor.documents.recording import Recorder
 from monitor.errors import StoreError
-from monitor.events import Event, decode
-from monitor.migrations import INITIAL, LOG_TABLES, VERSION_TABLE, VERSIONS, head, known, revisions
-from monitor.recording import Recorder
-from monitor.store import Store, open_store, write_transaction
+from monitor.eventlog.events import Event, decode
+from monitor.eventlog.migrations import (
+    INITIAL,
+    LOG_TABLES,
+    VERSION_TABLE,
+    VERSIONS,
+    head,
+    known,
+    revisions,
+)
+from monitor.eventlog.store import Store, open_store, write_transaction
 
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
 # Fixture events in an order a real log could have them (an ingest before its revision).
@@ -347,7 +355,7 @@ def test_a_database_of_a_newer_release_is_refused(store_url: str) -> None:
 
 
 def test_revision_files_are_numbered_in_one_line() -> None:
-    """The file names say the order (monitor.migrations reads the head from them)."""
+    """The file names say the order (monitor.eventlog.migrations reads the head from them)."""
     scripts = revisions.scripts()
     assert scripts.get_current_head() == head()
     previous = None

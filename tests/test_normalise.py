@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.document import Published, RawEntry
-from monitor.language import language_tag
-from monitor.normalise import (
+from monitor.documents.language import language_tag
+from monitor.documents.normalise import (
     canonical_url,
     clean_text,
     clean_title,
@@ -27,6 +26,7 @@ from monitor.normalise import (
     parse_published,
     title_from_text,
 )
+from monitor.documents.shapes import Published, RawEntry
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_b61107c3d676957f.txt"
 FETCHED = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -317,7 +317,7 @@ def test_our_scoring_agrees_with_py3langid() -> None:
     # The model is py3langid's; only the arithmetic is ours (float32, faster).
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    from monitor.language import _model
+    from monitor.documents.language import _model
 
     reference = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     texts = [*SENTENCES.values(), SEED.read_text(encoding="utf-8")[:1000]]
@@ -557,7 +557,7 @@ def test_an_empty_entry_still_normalises() -> None:
 
 def test_the_core_imports_no_edge_library() -> None:
     code = (
-        "import sys, monitor.normalise\n"
+        "import sys, monitor.documents.normalise\n"
         "edges = {'httpx', 'sqlmodel', 'sqlalchemy', 'smtplib', 'apscheduler', 'trafilatura'}\n"
         "print(sorted(edges & set(sys.modules)))\n"
     )

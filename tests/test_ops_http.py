@@ -14,8 +14,11 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.app.metrics import Metrics
+from monitor.app.ops_http import Health, OpsServer
+from monitor.documents.recording import Recorder
 from monitor.errors import MonitorError
-from monitor.events import (
+from monitor.eventlog.events import (
     DeliveryAbandoned,
     DigestAssembled,
     DocumentIngested,
@@ -24,10 +27,7 @@ from monitor.events import (
     FeedPollFailed,
     PublishedDate,
 )
-from monitor.metrics import Metrics
-from monitor.ops_http import Health, OpsServer
-from monitor.recording import Recorder
-from monitor.store import Store, open_store
+from monitor.eventlog.store import Store, open_store
 
 pytestmark = pytest.mark.timeout(10)
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from outboxkit import ManualClock, define_rules, record_matches, settings_with
 from webhookreceiver import Hang, Respond, WebhookReceiver
 
-from alerts.outbox import (
+from alerts.outbox.service import (
     assemble,
     deliver,
     enable_changed_channels,
@@ -25,10 +25,10 @@ from alerts.outbox import (
     run_outbox,
 )
 from alerts.retry import JITTER
-from monitor.event_log import EventLog
-from monitor.projections import Projector
-from monitor.recording import Recorder
-from monitor.store import Store
+from monitor.documents.recording import Recorder
+from monitor.eventlog.log import EventLog
+from monitor.eventlog.store import Store
+from monitor.readmodels.tables import Projector
 
 SECRET = "whsec_" + "c2VjcmV0LXNpZ25pbmcta2V5LWZvci10ZXN0cw=="
 ENV = {"HOOK_SECRET": SECRET}

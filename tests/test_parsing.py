@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 import pytest
 from feedserver import FeedServer
 
+from monitor.documents.normalise import html_to_text, normalise_entry
 from monitor.errors import FeedMalformed
-from monitor.fetching import FetchLimits, fetch, make_client
-from monitor.normalise import html_to_text, normalise_entry
-from monitor.parsing import ENTITY_EXPANSION_BUDGET, ParsedFeed, parse_feed
+from monitor.feeds.fetch import FetchLimits, fetch, make_client
+from monitor.feeds.parse import ENTITY_EXPANSION_BUDGET, ParsedFeed, parse_feed
 
 BASE = "https://example.org/news/feed.xml"
 RSS_TYPE = {"content-type": "application/rss+xml"}

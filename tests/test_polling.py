@@ -17,12 +17,12 @@ import pytest
 from corpora import CASES, CORPORA
 from feedserver import FeedServer
 
-from monitor.cycle import run_once
-from monitor.event_log import EventLog, StoredEvent
-from monitor.polling import Poller
-from monitor.recording import Recorder
-from monitor.settings import FeedSettings, FetchSettings, Settings, settings_from_dict
-from monitor.store import Store, open_store
+from monitor.app.once import run_once
+from monitor.config.settings import FeedSettings, FetchSettings, Settings, settings_from_dict
+from monitor.documents.recording import Recorder
+from monitor.eventlog.log import EventLog, StoredEvent
+from monitor.eventlog.store import Store, open_store
+from monitor.feeds.polling import Poller
 
 POLL_EVENTS = {"FeedPolled", "FeedNotModified", "FeedPollFailed"}
 UNRESOLVABLE = "-unresolvable-.test"  # refused by the C resolver itself: no DNS query leaves

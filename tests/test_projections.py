@@ -8,18 +8,19 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from monitor.document import Document, Published
-from monitor.event_log import EventLog, StoredEvent
-from monitor.events import (
+from monitor.documents.plan import Plan
+from monitor.documents.recording import Recorder
+from monitor.documents.shapes import Document, Published
+from monitor.eventlog.events import (
     FeedNotModified,
     FeedPolled,
     FeedPollFailed,
     RuleDefined,
     RuleRemoved,
 )
-from monitor.ingestion import Plan
-from monitor.matching import Match
-from monitor.projections import (
+from monitor.eventlog.log import EventLog, StoredEvent
+from monitor.eventlog.store import Store, open_store
+from monitor.readmodels.tables import (
     Projector,
     checkpoints_table,
     document_texts,
@@ -29,8 +30,7 @@ from monitor.projections import (
     matches_table,
     rules_table,
 )
-from monitor.recording import Recorder
-from monitor.store import Store, open_store
+from monitor.rules.matcher import Match
 
 
 def doc(n: int, text: str = "Armenia and Azerbaijan", source: str = "bbc") -> Document:

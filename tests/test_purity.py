@@ -6,15 +6,15 @@ import subprocess
 import sys
 
 CORE = [
-    "monitor.normalise",
-    "monitor.ingestion",
-    "monitor.matching",
+    "monitor.documents.normalise",
+    "monitor.documents.plan",
+    "monitor.rules.matcher",
     "monitor.rules.query",
     "monitor.rules.analysis",
-    "monitor.rules.matcher",
+    "monitor.rules.ruleset",
     "monitor.rules.snippets",
     "monitor.rules.explain",
-    "monitor.seed_formats",
+    "monitor.seeds.formats",
     "alerts.dedupe",
     "alerts.digest",
     "alerts.rendering",

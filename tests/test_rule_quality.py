@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from monitor.normalise import detect_language
+from monitor.documents.normalise import detect_language
 from monitor.rules.analysis import analyse
 from monitor.rules.lexicon import default_lexicon
-from monitor.rules.matcher import compile_query, evaluate
+from monitor.rules.ruleset import compile_query, evaluate
 
 HERE = Path(__file__).resolve().parent
 OWN = HERE / "fixtures" / "rules" / "own-armenia-azerbaijan.jsonl"

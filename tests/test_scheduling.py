@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from alerts.health import health_change, health_message
-from monitor.politeness import is_due, next_poll_at, poll_delay
-from monitor.schedules import parse_quiet_hours, parse_schedule
-from monitor.scheduling import digest_trigger, feed_trigger
-from monitor.settings import settings_from_dict
+from monitor.app.scheduler import digest_trigger, feed_trigger
+from monitor.config.schedules import parse_quiet_hours, parse_schedule
+from monitor.config.settings import settings_from_dict
+from monitor.feeds.politeness import is_due, next_poll_at, poll_delay
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 

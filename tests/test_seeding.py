@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.event_log import EventLog
-from monitor.recording import Recorder
-from monitor.seeding import ingest_seeds
-from monitor.store import Store, open_store
+from monitor.documents.recording import Recorder
+from monitor.eventlog.log import EventLog
+from monitor.eventlog.store import Store, open_store
+from monitor.seeds.ingest import ingest_seeds
 
 
 @pytest.fixture

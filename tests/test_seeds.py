@@ -10,10 +10,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from monitor import seed_formats, seeds
-from monitor.document import Published, RawEntry
-from monitor.normalise import normalise_entry
-from monitor.seeds import SeedFile, SeedFileError, display_path, scan_seeds
+from monitor.documents.normalise import normalise_entry
+from monitor.documents.shapes import Published, RawEntry
+from monitor.seeds import formats as seed_formats
+from monitor.seeds import scan as seeds
+from monitor.seeds.scan import SeedFile, SeedFileError, display_path, scan_seeds
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_b61107c3d676957f.txt"
 FETCHED = datetime(2024, 3, 1, tzinfo=UTC)

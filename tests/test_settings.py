@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.durations import format_duration, parse_duration, parse_size
+from monitor.config.durations import format_duration, parse_duration, parse_size
+from monitor.config.schedules import parse_schedule
+from monitor.config.settings import FileChannel, config_path, load_settings
 from monitor.errors import ConfigError
-from monitor.schedules import parse_schedule
-from monitor.settings import FileChannel, config_path, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,17 @@ from typing import Any
 import pytest
 from outboxkit import ManualClock
 
-from monitor.events import (
+from monitor.app.status import (
+    StatusReport,
+    gather_status,
+    load_heartbeat,
+    render_status,
+    status_command_output,
+    status_json,
+)
+from monitor.config.settings import Settings, settings_from_dict
+from monitor.documents.recording import Recorder
+from monitor.eventlog.events import (
     DeliveryAbandoned,
     DeliveryFailed,
     DeliverySucceeded,
@@ -20,17 +30,7 @@ from monitor.events import (
     FeedPolled,
     FeedPollFailed,
 )
-from monitor.recording import Recorder
-from monitor.settings import Settings, settings_from_dict
-from monitor.status import (
-    StatusReport,
-    gather_status,
-    load_heartbeat,
-    render_status,
-    status_command_output,
-    status_json,
-)
-from monitor.store import Store
+from monitor.eventlog.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)

@@ -19,8 +19,8 @@ from feedserver import FeedServer, Reply, Request
 from stores import postgres_schema, postgres_url
 from webhookreceiver import WebhookReceiver
 
-from monitor.event_log import EventLog
-from monitor.store import open_store
+from monitor.eventlog.log import EventLog
+from monitor.eventlog.store import open_store
 
 FEEDS = 300
 CYCLES = 10

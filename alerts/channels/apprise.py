@@ -59,7 +59,7 @@ _USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
 # Separators inside an Apprise URL after its scheme; every piece between them may be a token.
 _URL_SEPARATORS = re.compile(r"[/:@?&#,;\s]+")
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("alerts.channels.apprise")
 
 
 def send_apprise(urls: Sequence[str], message: Message, *, timeout: float) -> Outcome:

@@ -47,7 +47,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from alerts.message import Message, Outcome
-from monitor.settings import EmailChannel
+from monitor.config.settings import EmailChannel
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -61,7 +61,7 @@ _DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*
 _NOT_ATEXT = re.compile(r"[^A-Za-z0-9_.-]+")
 MAX_DETAIL = 300
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("alerts.channels.email")
 
 
 # --- the message (pure) -------------------------------------------------------------------

@@ -31,7 +31,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _UNDATED = "undated"
 _ID_LENGTH = 8
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("alerts.channels.file")
 
 
 def digest_file_name(message: Message, extension: str) -> str:

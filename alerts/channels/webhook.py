@@ -39,7 +39,7 @@ import httpx
 from alerts.message import Message, Outcome
 from alerts.signing import sign
 from monitor.errors import causes
-from monitor.fetching import retry_after_seconds
+from monitor.feeds.fetch import retry_after_seconds
 
 
 def _version() -> str:
@@ -61,7 +61,7 @@ _MIN_REDACTED = 4
 # A credential header's words this long are redacted on their own too; "Bearer" is not.
 _MIN_CREDENTIAL_WORD = 8
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("alerts.channels.webhook")
 
 
 async def send_webhook(

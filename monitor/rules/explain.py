@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monitor.rules.analysis import Analysis
-from monitor.rules.matcher import (
+from monitor.rules.ruleset import (
     CompiledRule,
     ConceptTerm,
     Group,

@@ -17,7 +17,7 @@ from typing import Any
 
 from monitor.rules.text import fold
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("monitor.rules.lemmas")
 CACHE_ENV = "MONITOR_LEMMA_CACHE"
 # Every language simplemma can lemmatise.
 SUPPORTED = frozenset(

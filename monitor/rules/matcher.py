@@ -1,372 +1,76 @@
-"""Rules compiled once, matched against analysed documents (pure).
+"""Documents against the compiled rules: which rules match, with terms and snippets (pure).
 
-Each rule's query becomes a tree of terms. A bare word that names a concept
-in the lexicon becomes a concept term (every form in every language); any
-other word matches its surface form, its lemma in the document's language,
-or the same letters without diacritics.
-
-Presearch (the idea of Lucene Monitor/Luwak): from each rule we take a set of
-keys at least one of which any matching document must contain (a concept, a
-word, a lemma, a prefix's first letters). An inverted index from key to rules
-gives, for each document, the few rules worth evaluating, so the cost grows
-with the rules a document could match, not with all the rules there are.
+Parsing workers match the documents they normalise, so matching uses every
+core too. The active :class:`Matcher` is set in the parent before the worker
+processes fork, and they inherit it: ten thousand compiled rules are never
+pickled per task.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
-from monitor.rules import query as q
-from monitor.rules.analysis import Analysis, Key, Mention
-from monitor.rules.lemmas import enabled, lemma
+from monitor.documents.shapes import Document
+from monitor.rules.analysis import Analysis, analyse
 from monitor.rules.lexicon import Lexicon
-from monitor.rules.text import fold, strip_diacritics
+from monitor.rules.ruleset import Hit, RuleSet
+from monitor.rules.snippets import build_snippets
+
+MAX_TERMS = 50
 
 
 @dataclass(frozen=True, slots=True)
-class Hit:
-    """One document word that satisfied one rule term."""
-
-    term: str  # the rule's term as written
-    position: int
-    via: str  # surface, inflection, translation, demonym, adjective, alias, capital, lemma, diacritics, prefix, phrase
-
-
-@dataclass(frozen=True, slots=True)
-class ConceptTerm:
-    word: str
-    concepts: frozenset[str]
-    languages: frozenset[str]  # the languages the query word itself belongs to
+class Match:
+    rule: str
+    rule_version: int
+    terms: list[dict[str, Any]]
+    snippets: list[dict[str, Any]]
 
 
-@dataclass(frozen=True, slots=True)
-class WordTerm:
-    word: str
-    folded: str
-    stripped: str
+class Matcher:
+    def __init__(self, ruleset: RuleSet, lexicon: Lexicon) -> None:
+        self.ruleset = ruleset
+        self.lexicon = lexicon
 
+    def analyse(self, document: Document) -> Analysis:
+        return analyse(document.title, document.text, document.language, self.lexicon)
 
-@dataclass(frozen=True, slots=True)
-class PhraseTerm:
-    text: str
-    words: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PrefixTerm:
-    text: str
-    stem: str
-    stripped: str
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    op: str  # and | or | not | near | title | lang
-    children: tuple[Term, ...] = ()
-    distance: int = 0
-    codes: frozenset[str] = frozenset()
-
-
-Term = ConceptTerm | WordTerm | PhraseTerm | PrefixTerm | Group
-
-
-@dataclass(frozen=True)
-class CompiledRule:
-    name: str
-    version: int
-    query: str
-    root: Term
-    keys: frozenset[Key] | None  # None: no key is required, evaluate for every document
-
-
-def compile_query(text: str, lexicon: Lexicon, *, name: str = "", version: int = 0) -> CompiledRule:
-    """Parse and compile ``text``; raises QueryError."""
-    root = _fail_fast(_compile(q.parse_query(text), lexicon))
-    keys = _required_keys(root)
-    return CompiledRule(name, version, text, root, frozenset(keys) if keys else None)
-
-
-def _fail_fast(term: Term) -> Term:
-    """AND children reordered so the one presearch indexes comes last.
-
-    A rule is evaluated because a document holds its indexed term; whether it matches is
-    decided by the others, so they are tried first and the evaluation stops at the first miss.
-    """
-    if not isinstance(term, Group):
-        return term
-    children = tuple(_fail_fast(child) for child in term.children)
-    if term.op == "and":
-        children = tuple(sorted(children, key=_selectivity, reverse=True))
-    return Group(term.op, children, term.distance, term.codes)
-
-
-def _selectivity(term: Term) -> float:
-    keys = _required_keys(term)
-    return _cost(keys) if keys else float("inf")
-
-
-def _compile(node: q.Node, lexicon: Lexicon) -> Term:
-    if isinstance(node, q.Word):
-        concepts = lexicon.resolve(node.text)
-        if concepts:
-            hits, _ = lexicon.lookup(node.text)
-            languages = frozenset().union(*(h.languages for h in hits))
-            return ConceptTerm(node.text, concepts, languages)
-        return WordTerm(node.text, fold(node.text), strip_diacritics(node.text))
-    if isinstance(node, q.Phrase):
-        return PhraseTerm(" ".join(node.words), tuple(fold(w) for w in node.words))
-    if isinstance(node, q.Prefix):
-        return PrefixTerm(node.stem + "*", fold(node.stem), strip_diacritics(node.stem))
-    if isinstance(node, q.Lang):
-        return Group("lang", codes=node.codes)
-    if isinstance(node, q.Not):
-        return Group("not", (_compile(node.child, lexicon),))
-    if isinstance(node, q.Title):
-        return Group("title", (_compile(node.child, lexicon),))
-    children = tuple(_compile(child, lexicon) for child in node.children)
-    if isinstance(node, q.Near):
-        return Group("near", children, distance=node.distance)
-    return Group("and" if isinstance(node, q.And) else "or", children)
-
-
-def _required_keys(term: Term) -> set[Key] | None:
-    """Keys of which a matching document has at least one; None when none can be required."""
-    if isinstance(term, ConceptTerm):
-        return {("c", concept) for concept in term.concepts}
-    if isinstance(term, WordTerm):
-        # Indexed under its lemma in every lemmatised language, so an inflected rule word
-        # ("wyborach") still finds documents; documents are indexed under their lemmas.
-        lemmas = {rule_lemma(term.folded, language) for language in enabled()}
-        stripped = {("s", term.stripped), ("w", term.stripped)}  # doc words with or without marks
-        return {("w", term.folded)} | stripped | {("w", x) for x in lemmas if x}
-    if isinstance(term, PhraseTerm):
-        return {("w", max(term.words, key=len))}
-    if isinstance(term, PrefixTerm):
-        return {("p", term.stem[:3])}
-    if term.op in ("not", "lang"):
-        return None
-    if term.op == "title":
-        return _required_keys(term.children[0])
-    options = [_required_keys(child) for child in term.children]
-    if term.op == "or":
-        return None if any(o is None for o in options) else set().union(*options)  # type: ignore[arg-type]
-    required = [o for o in options if o is not None]
-    # Of the children that must all match, index the one with the rarest-looking keys:
-    # concepts and long words are rarer than short words and prefixes.
-    return min(required, key=_cost) if required else None
-
-
-def rule_lemma(word: str, language: str) -> str | None:
-    """The lemma of a rule word, unless the lemmatiser cut it down to a stub.
-
-    Greedy affix stripping for a language the word is not in can turn "iniciales" into
-    Turkish "in"; such a lemma would make the rule match every text with "in" in it.
-    """
-    root = lemma(word, language)
-    if root is None or len(root) < max(3, len(word) // 2):
-        return None
-    return root
-
-
-def _cost(keys: set[Key]) -> float:
-    # Long words are rarer than short ones and prefixes; a concept, with all its forms in
-    # every language, is broader than any one word.
-    return max(2.0 if kind == "c" else 4.0 / max(len(value), 1) for kind, value in keys)
-
-
-def evaluate(term: Term, doc: Analysis, *, title_only: bool = False) -> list[Hit] | None:
-    """The hits of ``term`` in ``doc``, or None when it does not match ([] for a filter)."""
-    if isinstance(term, Group):
-        return _evaluate_group(term, doc, title_only)
-    # Many rules share a term ("Armenia"): each is looked up once per document.
-    hits = doc.memo.get(term)
-    if hits is None:
-        hits = doc.memo[term] = _term_hits(term, doc)
-    if title_only:
-        hits = [h for h in hits if h.position < doc.title_length]
-    return hits or None
-
-
-def _evaluate_group(term: Group, doc: Analysis, title_only: bool) -> list[Hit] | None:
-    if term.op == "lang":
-        return [] if doc.language in term.codes else None
-    if term.op == "not":
-        return [] if evaluate(term.children[0], doc, title_only=title_only) is None else None
-    if term.op == "title":
-        return evaluate(term.children[0], doc, title_only=True)
-    if term.op == "or":
-        results = [evaluate(child, doc, title_only=title_only) for child in term.children]
-        matched = [r for r in results if r is not None]
-        return [h for r in matched for h in r] if matched else None
-    required: list[list[Hit]] = []
-    for child in term.children:  # AND and NEAR: stop at the first child that fails
-        result = evaluate(child, doc, title_only=title_only)
-        if result is None:
-            return None
-        required.append(result)
-    if term.op == "near":
-        return _near(required, term.distance, doc)
-    return [h for r in required for h in r]
-
-
-def _near(results: list[list[Hit]], distance: int, doc: Analysis) -> list[Hit] | None:
-    """Each adjacent pair of operands has hits within ``distance`` words, in the same field."""
-    kept: dict[tuple[str, int], Hit] = {}
-    for left, right in itertools.pairwise(results):
-        pairs = [
-            (a, b)
-            for a in left
-            for b in right
-            if abs(a.position - b.position) <= distance and doc.same_field(a.position, b.position)
-        ]
-        if not pairs:
-            return None
-        for a, b in pairs:
-            kept[(a.term, a.position)] = a
-            kept[(b.term, b.position)] = b
-    return sorted(kept.values(), key=lambda h: h.position)
-
-
-def _term_hits(term: Term, doc: Analysis) -> list[Hit]:
-    if isinstance(term, ConceptTerm):
+    def match(self, document: Document) -> list[Match]:
+        if not self.ruleset.rules:
+            return []
+        doc = self.analyse(document)
         return [
-            Hit(term.word, m.position, _concept_via(term, m, doc))
-            for concept in term.concepts
-            for m in doc.mentions.get(concept, ())
+            Match(rule.name, rule.version, describe_hits(doc, hits), build_snippets(doc, hits))
+            for rule, hits in self.ruleset.match(doc)
         ]
-    if isinstance(term, WordTerm):
-        return _word_hits(term, doc)
-    if isinstance(term, PhraseTerm):
-        return _phrase_hits(term, doc)
-    if isinstance(term, PrefixTerm):
-        return [
-            Hit(term.text, p, "prefix")
-            for word, where in doc.positions.items()
-            if word.startswith(term.stem) or doc.stripped_of(word).startswith(term.stripped)
-            for p in where
-        ]
-    return []
 
 
-def _concept_via(term: ConceptTerm, mention: Mention, doc: Analysis) -> str:
-    category = mention.hit.category
-    if mention.via != "form":
-        return mention.via  # lemma or diacritics
-    if category in ("capital", "alias", "demonym", "adjective"):
-        return category
-    if doc.folded[mention.position] == fold(term.word):
-        return "surface"
-    if term.languages & mention.hit.languages & {doc.language}:
-        return "inflection"
-    return "translation"
+def describe_hits(doc: Analysis, hits: list[Hit]) -> list[dict[str, Any]]:
+    """Which document word matched which rule term, and how (for the event and `explain`)."""
+    seen: dict[tuple[str, int], dict[str, Any]] = {}
+    for hit in hits:
+        seen.setdefault(
+            (hit.term, hit.position),
+            {
+                "term": hit.term,
+                "word": doc.words[hit.position],
+                "field": doc.field_of(hit.position),
+                "position": hit.position,
+                "via": hit.via,
+            },
+        )
+    return sorted(seen.values(), key=lambda t: (t["position"], t["term"]))[:MAX_TERMS]
 
 
-def _word_hits(term: WordTerm, doc: Analysis) -> list[Hit]:
-    hits = [Hit(term.word, p, "surface") for p in doc.where(term.folded)]
-    root = rule_lemma(term.folded, doc.language)
-    seen = {term.folded}
-    lemma_forms = doc.words_with_lemma(root) if root is not None else []
-    if root is not None and root != term.folded and root in doc.info:
-        lemma_forms = [root, *lemma_forms]  # the rule word inflected, the document's in base form
-    for via, found in (
-        ("lemma", lemma_forms),
-        ("diacritics", doc.words_stripped_to(term.stripped)),
-    ):
-        for word in found:
-            if word not in seen:
-                seen.add(word)
-                hits.extend(Hit(term.word, p, via) for p in doc.where(word))
-    return sorted(hits, key=lambda h: h.position)
+_active: Matcher | None = None
 
 
-def _phrase_hits(term: PhraseTerm, doc: Analysis) -> list[Hit]:
-    size, folded = len(term.words), doc.folded
-    hits: list[Hit] = []
-    for start in doc.where(term.words[0]):
-        end = start + size - 1
-        if tuple(folded[start : start + size]) == term.words and doc.same_field(start, end):
-            hits.extend(Hit(term.text, p, "phrase") for p in range(start, start + size))
-    return hits
+def activate(matcher: Matcher | None) -> None:
+    """Make ``matcher`` the one used by this process and by workers forked after this."""
+    global _active
+    _active = matcher
 
 
-@dataclass
-class RuleSet:
-    """Every rule, compiled, with the presearch index."""
-
-    rules: list[CompiledRule] = field(default_factory=list)
-    index: dict[Key, list[int]] = field(default_factory=dict)
-    indexed: frozenset[Key] = frozenset()
-    always: list[int] = field(default_factory=list)
-    word_rules: dict[str, dict[str, tuple[int, ...]]] = field(default_factory=dict, repr=False)
-    trigger_words: dict[str, set[str]] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def build(cls, rules: Iterable[CompiledRule]) -> RuleSet:
-        ruleset = cls(rules=list(rules))
-        index: dict[Key, list[int]] = defaultdict(list)
-        for number, rule in enumerate(ruleset.rules):
-            if rule.keys is None:
-                ruleset.always.append(number)
-            else:
-                for key in rule.keys:
-                    index[key].append(number)
-        ruleset.index = dict(index)
-        ruleset.indexed = frozenset(index)
-        return ruleset
-
-    def candidates(self, doc: Analysis) -> list[CompiledRule]:
-        numbers = set(self.always)
-        # Which rules a word can trigger is worked out once per word and language, then
-        # remembered: documents share most of their words.
-        cache = self.word_rules.setdefault(doc.language, {})
-        triggers = self.trigger_words.setdefault(doc.language, set())
-        if len(cache) > 200_000:
-            cache.clear()
-            triggers.clear()
-        words = set(doc.info)
-        for word in words.difference(cache):  # words this rule set has not seen in this language
-            found = cache[word] = self._rules_for(doc.info[word].keys)
-            if found:
-                triggers.add(word)
-        for word in words.intersection(triggers):  # C-level: most words trigger nothing
-            numbers.update(cache[word])
-        for concept in doc.mentions:
-            numbers.update(self.index.get(("c", concept), ()))
-        return [self.rules[n] for n in sorted(numbers)]
-
-    def _rules_for(self, keys: frozenset[Key]) -> tuple[int, ...]:
-        index = self.index
-        return tuple(sorted({n for key in keys & self.indexed for n in index[key]}))
-
-    def match(self, doc: Analysis) -> list[tuple[CompiledRule, list[Hit]]]:
-        """The rules ``doc`` matches, each with its hits."""
-        found = []
-        for rule in self.candidates(doc):
-            hits = evaluate(rule.root, doc)
-            if hits is not None:
-                found.append((rule, hits))
-        return found
-
-
-def describe(term: Term) -> str:
-    """A short label of a compiled term for explanations."""
-    if isinstance(term, ConceptTerm):
-        return f"{term.word} (concept: {', '.join(sorted(term.concepts))})"
-    if isinstance(term, WordTerm):
-        return term.word
-    if isinstance(term, PhraseTerm):
-        return f'"{term.text}"'
-    if isinstance(term, PrefixTerm):
-        return term.text
-    if term.op == "lang":
-        return "lang:" + "|".join(sorted(term.codes))
-    if term.op == "near":
-        return f"NEAR/{term.distance}"
-    return term.op.upper()
-
-
-def children(term: Term) -> Sequence[Term]:
-    return term.children if isinstance(term, Group) else ()
+def active() -> Matcher | None:
+    return _active

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.rules.analysis import Analysis
-from monitor.rules.matcher import Hit
+from monitor.rules.ruleset import Hit
 
 CONTEXT = 80  # characters on each side of a hit
 MAX_SNIPPETS = 3

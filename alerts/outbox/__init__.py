@@ -1,0 +1,1 @@
+"""The outbox: digests recorded before they are sent, every attempt recorded after."""

@@ -1,0 +1,1 @@
+"""``monitor run``: the long-running service, split by responsibility (see ``service``)."""

@@ -1,0 +1,1 @@
+"""Configuration: ``config.toml`` into typed, validated settings; durations, schedules, secrets."""

@@ -1,0 +1,55 @@
+"""Secrets from the environment: ``*_env`` keys and ``${NAME}`` in header values.
+
+config.toml names variables and never holds their values, so it can be
+committed and shared. A variable that is named but not set is a
+configuration error reported at start-up with the key that names it, not a
+failed delivery at 8 a.m. Values are never logged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from monitor.config.settings import Settings
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def references(value: str) -> list[str]:
+    """The variables ``value`` refers to as ``${NAME}``."""
+    return _REFERENCE.findall(value)
+
+
+def expand(value: str, env: Mapping[str, str]) -> str:
+    """``value`` with every ``${NAME}`` replaced by its value (KeyError when one is unset)."""
+    return _REFERENCE.sub(lambda found: env[found.group(1)], value)
+
+
+def expand_headers(headers: Mapping[str, str], env: Mapping[str, str]) -> dict[str, str]:
+    return {name: expand(value, env) for name, value in headers.items()}
+
+
+def missing(settings: Settings, env: Mapping[str, str], source: str) -> list[str]:
+    """One line per variable the configuration names that the environment does not set."""
+    problems = []
+    for index, feed in enumerate(settings.feeds):
+        for header, value in feed.headers.items():
+            for name in references(value):
+                if name not in env:
+                    problems.append(_unset(source, f"feeds[{index}].headers.{header}", name))
+    for index, channel in enumerate(settings.channels):
+        where = f"channels[{index}]"
+        for key in ("secret_env", "username_env", "password_env", "urls_env"):
+            variable: str | None = getattr(channel, key, None)
+            if variable is not None and not env.get(variable):
+                problems.append(_unset(source, f"{where}.{key}", variable))
+        for header, value in getattr(channel, "headers", {}).items():
+            for name in references(value):
+                if name not in env:
+                    problems.append(_unset(source, f"{where}.headers.{header}", name))
+    return problems
+
+
+def _unset(source: str, key: str, name: str) -> str:
+    return f"{source}: {key}: the environment variable {name} is not set"

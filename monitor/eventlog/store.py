@@ -1,0 +1,191 @@
+"""The database edge: one engine per process, created on first use.
+
+SQLite is the embedded default (WAL so readers never block the writer, a
+busy timeout so a second process waits rather than fails); PostgreSQL runs
+the same code through psycopg 3. Opening a store migrates its schema
+(:mod:`monitor.eventlog.migrations`), so there is no separate init or upgrade step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from monitor.errors import StoreError
+
+
+def _dumps(value: Any) -> str:
+    # orjson keeps non-ASCII as UTF-8 (SQLAlchemy's default json.dumps escapes it, doubling
+    # the size of Polish or Russian text) and is several times faster.
+    return orjson.dumps(value).decode()
+
+
+class Store:
+    """An engine plus the transaction boundary every writer uses."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One atomic unit: the events of a poll and the projection rows they produce."""
+        try:
+            with write_transaction(self.engine) as conn:
+                yield conn
+        except sa.exc.OperationalError as error:
+            raise StoreError(f"database error: {error.orig}") from error
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+@contextlib.contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds SQLite's write lock from its first statement.
+
+    SQLite: take the write lock now, not at the first write; two processes that both read
+    and then write would otherwise fail on the lock upgrade. Only engines made by
+    :func:`open_store` know the ``immediate`` flag (see ``_sqlite_begin``).
+    """
+    with engine.connect() as conn:
+        conn.info["immediate"] = True
+        with conn.begin():
+            yield conn
+
+
+IN_LIMIT = 500  # keys per IN (...) list: well under every backend's parameter limit
+
+
+def in_chunks(keys: Iterable[str]) -> Iterator[list[str]]:
+    """The distinct ``keys``, sorted, in lists short enough for one ``IN (...)`` each."""
+    ordered = sorted(set(keys))
+    for start in range(0, len(ordered), IN_LIMIT):
+        yield ordered[start : start + IN_LIMIT]
+
+
+def bulk_write(
+    conn: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    upsert_key: Sequence[str] = (),
+) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order) in one executemany; upsert on ``upsert_key``.
+
+    This bypasses SQLAlchemy's per-row parameter processing, which costs more than the
+    database itself for batches of small rows (see bench/event_log.py). Values must be
+    ready for the driver: JSON as text, datetimes from :func:`db_datetime`.
+    """
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(mark for _ in columns)})"
+    )
+    if upsert_key:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in upsert_key)
+        sql += f" ON CONFLICT ({', '.join(upsert_key)}) DO UPDATE SET {updates}"
+    conn.exec_driver_sql(sql, list(rows))
+
+
+def serialise(conn: Connection, key: str) -> None:
+    """Hold a lock named ``key`` until the transaction ends, so that read-then-write on it is
+    atomic across processes. SQLite's ``BEGIN IMMEDIATE`` already serialises every writer."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
+
+
+def db_datetime(conn: Connection, value: datetime | None) -> Any:
+    """A UTC datetime as the driver stores it in a column of :class:`UTCDateTime`."""
+    if value is None:
+        return None
+    naive = value.astimezone(UTC).replace(tzinfo=None)
+    # SQLAlchemy's SQLite DateTime format, so rows written either way read back the same.
+    return (
+        naive.isoformat(sep=" ", timespec="microseconds")
+        if conn.dialect.name == "sqlite"
+        else naive
+    )
+
+
+def open_store(url: str, *, busy_timeout: float = 30.0, create: bool = True) -> Store:
+    """Connect to ``url`` and, unless ``create`` is false, bring its schema up to date."""
+    engine = _engine(url, busy_timeout)
+    if create:
+        # Imported here: the migrations fold projections, whose modules import this one.
+        from monitor.eventlog.migrations import migrate
+
+        try:
+            migrate(engine)
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError) as error:
+            engine.dispose()
+            raise StoreError(f"cannot open the database {_safe(url)}: {error.orig}") from error
+        except StoreError as error:
+            engine.dispose()
+            raise StoreError(f"cannot open the database {_safe(url)}: {error}") from error
+    return Store(engine)
+
+
+def _engine(url: str, busy_timeout: float) -> Engine:
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if path != ":memory:":
+            folder = Path(path).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"cannot create the database folder {folder}: {error}") from error
+        engine = sa.create_engine(
+            url,
+            json_serializer=_dumps,
+            json_deserializer=orjson.loads,
+            connect_args={"timeout": busy_timeout, "isolation_level": None},
+        )
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        # With isolation_level None the driver no longer opens transactions itself; emit BEGIN.
+        sa.event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return sa.create_engine(
+        url,
+        json_serializer=_dumps,
+        json_deserializer=orjson.loads,
+        pool_pre_ping=True,
+    )
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # NORMAL is durable across application crashes in WAL mode (only an OS crash can lose the
+    # last commits), and it is many times faster than FULL.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # 64 MiB of page cache: index maintenance during replays and large polls stays in memory.
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.pop("immediate", False) else "BEGIN")
+
+
+def _safe(url: str) -> str:
+    return sa.engine.make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,321 @@
+"""One poll of a set of feeds: fetch concurrently, parse and normalise, record.
+
+Fetching is I/O-bound, so it runs concurrently on one event loop, bounded
+globally and per host so no publisher gets more than ``per_host`` requests
+at once. Parsing and normalising are CPU-bound pure Python, so they run in a
+process pool (both cores, not one behind the GIL). Every poll ends in
+exactly one of ``FeedPolled``, ``FeedNotModified`` or ``FeedPollFailed``,
+committed in the same transaction as the documents it brought.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from monitor.config.secrets import expand_headers
+from monitor.config.settings import FeedSettings, FetchSettings
+from monitor.documents.normalise import normalise_entry
+from monitor.documents.plan import Plan
+from monitor.documents.recording import Recorder
+from monitor.documents.shapes import Document
+from monitor.errors import FetchError, SourceError
+from monitor.eventlog.events import Event, FeedNotModified, FeedPolled, FeedPollFailed
+from monitor.feeds.fetch import FetchLimits, FetchResult, fetch, make_client
+from monitor.feeds.fulltext import RateLimiter, full_texts
+from monitor.feeds.parse import parse_feed
+from monitor.readmodels.tables import feed_states, known_documents
+from monitor.rules.matcher import Match, active
+
+log = logging.getLogger("monitor.polling")
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    feed: str
+    outcome: str  # polled | not_modified | failed
+    new: int = 0
+    revised: int = 0
+    category: str | None = None
+    message: str | None = None
+    matched: int = 0
+    by_rule: tuple[tuple[str, int], ...] = ()  # rule -> new matches
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """What a worker process sends back for one feed body."""
+
+    format: str
+    warning: str | None
+    documents: list[Document]
+    # document_id -> the rules it matches (by the active matcher; empty without rules)
+    matches: dict[str, list[Match]]
+
+
+def parse_and_normalise(
+    body: bytes,
+    headers: dict[str, str],
+    url: str,
+    feed: str,
+    language: str | None,
+    fetched_at: datetime,
+) -> Parsed:
+    """Parse a feed body, normalise its entries and match them; runs in a worker process."""
+    parsed = parse_feed(body, headers, url)
+    matcher = active()
+    documents, matches = [], {}
+    for entry in parsed.entries:
+        if language and not entry.language:
+            entry = dataclasses.replace(entry, language=language)
+        document = normalise_entry(entry, source=feed, fetched_at=fetched_at)
+        documents.append(document)
+        found = matcher.match(document) if matcher is not None else []
+        if found:
+            matches[document.document_id] = found
+    return Parsed(parsed.format, parsed.warning, documents, matches)
+
+
+def match_documents(documents: Sequence[Document]) -> dict[str, list[Match]]:
+    """The active rules' matches for ``documents`` (runs in a worker process, like parsing)."""
+    matcher = active()
+    if matcher is None:
+        return {}
+    found = {document.document_id: matcher.match(document) for document in documents}
+    return {doc_id: matches for doc_id, matches in found.items() if matches}
+
+
+def fetch_limits(settings: FetchSettings) -> FetchLimits:
+    limits = FetchLimits(
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        total_timeout=settings.total_timeout,
+        max_bytes=settings.max_bytes,
+        max_redirects=settings.max_redirects,
+        # Full-text feeds fetch pages too (two at a time each), beside the feeds themselves.
+        max_connections=settings.concurrency * 2,
+    )
+    if settings.user_agent:
+        limits = dataclasses.replace(limits, user_agent=settings.user_agent)
+    return limits
+
+
+class Poller:
+    """Polls feeds into a :class:`Recorder`."""
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        settings: FetchSettings,
+        *,
+        executor: Executor | None = None,
+        on_outcome: Callable[[PollOutcome], None] | None = None,
+    ) -> None:
+        self.recorder = recorder
+        self.settings = settings
+        self.limits = fetch_limits(settings)
+        self.executor = executor
+        self.on_outcome = on_outcome
+        # Shared by every call, so that polls started at different times (the daemon's feed
+        # jobs) still respect the global and per-host limits together.
+        self._gate = asyncio.Semaphore(settings.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._page_rates: dict[str, RateLimiter] = {}
+
+    async def poll(
+        self, feeds: Sequence[FeedSettings], *, client: Any | None = None
+    ) -> list[PollOutcome]:
+        """Poll each of ``feeds`` once, concurrently; returns one outcome per feed.
+
+        ``client`` (from :func:`make_client`) is reused when given; a long-running process
+        keeps one, so connections and TLS contexts are not made again for every poll.
+        """
+        if client is None:
+            async with make_client(self.limits) as own:
+                return await self.poll(feeds, client=own)
+        with self.recorder.store.reading() as conn:
+            states = feed_states(conn, [feed.name for feed in feeds])
+        outcomes: list[PollOutcome] = []
+
+        async def one(feed: FeedSettings) -> None:
+            async with self._gate, self._host_gate(feed.url):
+                outcome = await self._poll_one(client, feed, states.get(feed.name, {}))
+            outcomes.append(outcome)
+            if self.on_outcome is not None:
+                self.on_outcome(outcome)
+
+        await asyncio.gather(*(one(feed) for feed in feeds))
+        return outcomes
+
+    def _host_gate(self, url: str) -> asyncio.Semaphore:
+        host = (urlsplit(url).hostname or "").lower()
+        if host not in self._hosts:
+            self._hosts[host] = asyncio.Semaphore(self.settings.per_host)
+        return self._hosts[host]
+
+    async def _poll_one(
+        self, client: Any, feed: FeedSettings, state: dict[str, Any]
+    ) -> PollOutcome:
+        started = time.monotonic()
+        fetched_at = self.recorder.clock()
+        try:
+            result = await fetch(
+                client,
+                feed.url,
+                limits=self.limits,
+                etag=state.get("etag") if state.get("url") == feed.url else None,
+                last_modified=state.get("last_modified") if state.get("url") == feed.url else None,
+                headers=_headers(feed),
+            )
+            if result.not_modified:
+                return self._not_modified(feed, result, time.monotonic() - started)
+            parsed = await self._parse(result, feed, fetched_at)
+            if feed.full_text:
+                parsed = await self._with_full_text(client, feed, parsed)
+        except SourceError as error:
+            return self._failed(feed, error, time.monotonic() - started)
+        except Exception as error:  # a bug or a dead worker must cost one feed, not the cycle
+            log.exception("feed %s: unexpected error while parsing", feed.name)
+            failure = SourceError(f"{type(error).__name__}: {error}", category="internal")
+            return self._failed(feed, failure, time.monotonic() - started)
+        return self._polled(feed, result, parsed, time.monotonic() - started)
+
+    async def _parse(self, result: FetchResult, feed: FeedSettings, fetched_at: datetime) -> Parsed:
+        args = (result.body, result.headers, result.url, feed.name, feed.language, fetched_at)
+        if self.executor is None:
+            return parse_and_normalise(*args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, parse_and_normalise, *args)
+
+    async def _with_full_text(self, client: Any, feed: FeedSettings, parsed: Parsed) -> Parsed:
+        """New and changed items get their page's main text, and are matched on it.
+
+        The content hash stays the one of the feed's own entry, so the next poll of an
+        unchanged entry (which again carries only the summary) is not taken for a revision.
+        A page that cannot be fetched or read leaves the item with its summary.
+        """
+        with self.recorder.store.reading() as conn:
+            known = known_documents(conn, [d.document_id for d in parsed.documents])
+        fresh = [
+            d for d in parsed.documents if d.url and known.get(d.document_id) != d.content_hash
+        ]
+        if not fresh:
+            return parsed
+        rate = self._page_rates.get(feed.name)
+        if rate is None or rate.interval != 1.0 / feed.full_text_rate:
+            rate = self._page_rates[feed.name] = RateLimiter(feed.full_text_rate)
+        pages = [(d.document_id, str(d.url)) for d in fresh]
+        texts = await full_texts(
+            client, pages, limits=self.limits, rate=rate, executor=self.executor
+        )
+        replaced = {
+            d.document_id: dataclasses.replace(d, text=str(texts[d.document_id].text))
+            for d in fresh
+            if d.document_id in texts and texts[d.document_id].text
+        }
+        if not replaced:
+            return parsed
+        if self.executor is None:
+            found = match_documents(list(replaced.values()))
+        else:
+            loop = asyncio.get_running_loop()
+            found = await loop.run_in_executor(
+                self.executor, match_documents, list(replaced.values())
+            )
+        matches = {k: v for k, v in parsed.matches.items() if k not in replaced} | found
+        documents = [replaced.get(d.document_id, d) for d in parsed.documents]
+        return dataclasses.replace(parsed, documents=documents, matches=matches)
+
+    def _polled(
+        self, feed: FeedSettings, result: FetchResult, parsed: Parsed, elapsed: float
+    ) -> PollOutcome:
+        def summary(plan: Plan) -> list[Event]:
+            return [
+                FeedPolled(
+                    feed=feed.name,
+                    url=feed.url,
+                    status=result.status,
+                    final_url=result.url,
+                    format=parsed.format,
+                    entries=len(parsed.documents),
+                    new=plan.new,
+                    revised=plan.revised,
+                    unchanged=plan.unchanged + plan.duplicates,
+                    elapsed=round(elapsed, 3),
+                    etag=result.etag,
+                    last_modified=result.last_modified,
+                    warning=parsed.warning,
+                    permanent_redirect=result.permanent_redirect,
+                )
+            ]
+
+        recorded = self.recorder.record(parsed.documents, summary, parsed.matches)
+        log.info(
+            "feed %s: %d entries, %d new, %d revised",
+            feed.name,
+            len(parsed.documents),
+            recorded.new,
+            recorded.revised,
+        )
+        return PollOutcome(
+            feed.name,
+            "polled",
+            recorded.new,
+            recorded.revised,
+            matched=recorded.matched,
+            by_rule=recorded.by_rule,
+            elapsed=elapsed,
+        )
+
+    def _not_modified(self, feed: FeedSettings, result: FetchResult, elapsed: float) -> PollOutcome:
+        event = FeedNotModified(
+            feed=feed.name,
+            url=feed.url,
+            status=result.status,
+            elapsed=round(elapsed, 3),
+            etag=result.etag,
+            last_modified=result.last_modified,
+        )
+        self.recorder.append([event])
+        log.info("feed %s: not modified", feed.name)
+        return PollOutcome(feed.name, "not_modified", elapsed=elapsed)
+
+    def _failed(self, feed: FeedSettings, error: SourceError, elapsed: float) -> PollOutcome:
+        fetch_error = error if isinstance(error, FetchError) else None
+        event = FeedPollFailed(
+            feed=feed.name,
+            url=feed.url,
+            status=fetch_error.status if fetch_error else None,
+            category=error.category,
+            message=error.message,
+            elapsed=round(elapsed, 3),
+            retry_after=fetch_error.retry_after if fetch_error else None,
+        )
+        self.recorder.append([event])
+        # INFO, not WARNING: the failure is an event, and `run --once` prints its own summary.
+        log.info("feed %s: %s: %s", feed.name, error.category, error.message)
+        return PollOutcome(
+            feed.name, "failed", category=error.category, message=error.message, elapsed=elapsed
+        )
+
+
+def _headers(feed: FeedSettings) -> dict[str, str]:
+    """The feed's extra headers with ``${NAME}`` taken from the environment."""
+    try:
+        return expand_headers(feed.headers, os.environ)
+    except KeyError as missing:
+        # The start-up check names it too; a variable unset since then fails only this feed.
+        raise FetchError(
+            f"a header refers to the unset environment variable {missing.args[0]}",
+            category="config",
+        ) from None

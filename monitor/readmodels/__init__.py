@@ -1,0 +1,1 @@
+"""The pipeline's read models: tables folded from the log, their folds, and their queries."""

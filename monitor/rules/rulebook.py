@@ -1,0 +1,89 @@
+"""The configured rules, kept on record and compiled for matching.
+
+Rules are events too: when ``config.toml`` gains a rule or changes one (its
+query, channels, schedule or enabled flag) the log gets ``RuleDefined`` with
+the next version; when a rule is dropped, ``RuleRemoved``. Every
+``RuleMatched`` names the version that made it, so a match can always be
+traced to the query text behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from monitor.config.settings import RuleSettings, Settings
+from monitor.documents.recording import Recorder
+from monitor.eventlog.events import Event, RuleDefined, RuleRemoved
+from monitor.readmodels.tables import rule_rows
+from monitor.rules.lemmas import configure
+from monitor.rules.lexicon import Lexicon, build_lexicon, default_lexicon
+from monitor.rules.matcher import Matcher
+from monitor.rules.ruleset import RuleSet, compile_query
+
+
+def plan_rule_events(
+    configured: Sequence[RuleSettings], recorded: Mapping[str, Mapping[str, object]]
+) -> list[Event]:
+    """The rule events that bring the log in line with the configuration (pure)."""
+    events: list[Event] = []
+    for rule in configured:
+        row = recorded.get(rule.name)
+        current = (rule.query, list(rule.channels), rule.schedule, rule.enabled)
+        recorded_as = (
+            None
+            if row is None or row["removed"]
+            else (row["query"], row["channels"], row["schedule"], row["enabled"])
+        )
+        if recorded_as == current:
+            continue
+        version = int(str(row["version"])) + 1 if row is not None else 1
+        events.append(
+            RuleDefined(
+                rule=rule.name,
+                version=version,
+                query=rule.query,
+                channels=list(rule.channels),
+                schedule=rule.schedule,
+                enabled=rule.enabled,
+            )
+        )
+    names = {rule.name for rule in configured}
+    for name, row in sorted(recorded.items()):
+        if name not in names and not row["removed"]:
+            events.append(RuleRemoved(rule=name, version=int(str(row["version"]))))
+    return events
+
+
+def sync_rules(recorder: Recorder, configured: Sequence[RuleSettings]) -> dict[str, int]:
+    """Record rule changes; returns each configured rule's current version."""
+    with recorder.store.reading() as conn:
+        recorded = rule_rows(conn)
+    events = plan_rule_events(configured, recorded)
+    if events:
+        recorder.append(events)
+        with recorder.store.reading() as conn:
+            recorded = rule_rows(conn)
+    return {rule.name: int(recorded[rule.name]["version"]) for rule in configured}
+
+
+def lexicon_for(settings: Settings) -> Lexicon:
+    """The lexicon with the user's aliases; also switches on the configured lemma languages."""
+    changed = configure(frozenset(settings.matching.lemma_languages))
+    if settings.aliases:
+        return build_lexicon(settings.aliases)
+    lexicon = default_lexicon()
+    if changed:
+        lexicon.word_cache.clear()  # it holds lemmas of the previous languages
+        lexicon.lemma_forms.clear()
+    return lexicon
+
+
+def build_matcher(settings: Settings, versions: Mapping[str, int]) -> Matcher:
+    """Every enabled rule compiled once, with the version it is recorded under."""
+    lexicon = lexicon_for(settings)
+    compiled = [
+        compile_query(rule.query, lexicon, name=rule.name, version=versions.get(rule.name, 0))
+        for rule in settings.rules
+        if rule.enabled
+    ]
+    return Matcher(RuleSet.build(compiled), lexicon)
