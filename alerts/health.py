@@ -1,6 +1,6 @@
 """Feed-health alerts: a feed that keeps failing, and its recovery, told to `[health]` channels.
 
-The decision is pure (:func:`health_change`: a feed_state row in, an event or
+The decision is pure (:func:`health_change`: a feed's state in, an event or
 nothing out) and so is the message (:func:`health_message`). The alert travels
 through the outbox like a digest (rule ``feed-health``), so it is retried,
 never lost and never sent twice.
@@ -13,33 +13,34 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING
 
-from alerts.compose import Channel, template_parts
 from alerts.digest import DIGEST_NAMESPACE
 from alerts.message import Message
-from monitor.config.settings import FileChannel, WebhookChannel
+from monitor.config.channels import Channel
 from monitor.eventlog.events import DigestAssembled, FeedHealthChanged
+
+if TYPE_CHECKING:  # the annotation only: this module stays free of the database
+    from monitor.readmodels.feeds import FeedState
 
 HEALTH_RULE = "feed-health"
 
 
-def health_change(row: Mapping[str, Any], url: str, threshold: int) -> FeedHealthChanged | None:
+def health_change(state: FeedState, url: str, threshold: int) -> FeedHealthChanged | None:
     """The change a feed's state calls for: failing after ``threshold`` failures, recovered
     at the first success after that; None when nothing changed."""
-    failures = int(row.get("consecutive_failures") or 0)
-    health = row.get("health") or "ok"
-    if health == "ok" and failures >= threshold:
+    failures = state.consecutive_failures
+    if state.health == "ok" and failures >= threshold:
         return FeedHealthChanged(
-            feed=row["feed"],
+            feed=state.feed,
             url=url,
             state="failing",
             failures=failures,
-            category=row.get("last_error_category"),
-            message=row.get("last_error_message"),
+            category=state.last_error_category,
+            message=state.last_error_message,
         )
-    if health == "failing" and failures == 0:
-        return FeedHealthChanged(feed=row["feed"], url=url, state="recovered", failures=0)
+    if state.health == "failing" and failures == 0:
+        return FeedHealthChanged(feed=state.feed, url=url, state="recovered", failures=0)
     return None
 
 
@@ -53,8 +54,14 @@ def health_subject(change: FeedHealthChanged) -> str:
 
 
 def health_message(
-    channel: Channel, change: FeedHealthChanged, digest_id: str, created_at: datetime
+    channel: str,
+    parts: Mapping[str, str],
+    change: FeedHealthChanged,
+    digest_id: str,
+    created_at: datetime,
 ) -> Message:
+    """The alert for ``channel``, in each of its ``parts`` (message part -> template kind):
+    the same words as plain text, HTML, our JSON payload or a Slack body, by template kind."""
     subject = health_subject(change)
     lines = [
         subject,
@@ -65,6 +72,7 @@ def health_message(
         else "It is polled at its normal interval again.",
     ]
     text = "\n".join(lines) + "\n"
+    html = "".join(f"<p>{escape(line)}</p>" for line in lines if line)
     payload = {
         "type": "feed_health",
         "schema_version": 1,
@@ -76,38 +84,38 @@ def health_message(
         "category": change.category,
         "message": change.message,
     }
-    html = "".join(f"<p>{escape(line)}</p>" for line in lines if line)
-    parts: dict[str, str] = {}
-    for part in template_parts(channel):
-        if part == "text":
-            parts[part] = text
-        elif part == "html":
-            parts[part] = f"<!doctype html><html><body>{html}</body></html>"
-        elif part == "body":
-            slack = isinstance(channel, WebhookChannel) and channel.format == "slack"
-            parts[part] = json.dumps({"text": subject} if slack else payload, ensure_ascii=False)
-        elif part == "file" and isinstance(channel, FileChannel) and channel.format == "html":
-            parts[part] = f"<!doctype html><html><body>{html}</body></html>"
-        else:  # markdown: apprise and Markdown files
-            parts[part] = text
+    forms = {
+        "html": f"<!doctype html><html><body>{html}</body></html>",
+        "json": json.dumps(payload, ensure_ascii=False),
+        "slack": json.dumps({"text": subject}, ensure_ascii=False),
+    }
     return Message(
         digest_id=digest_id,
         rule=HEALTH_RULE,
-        channel=channel.name,
+        channel=channel,
         subject=subject,
         documents=0,
-        parts=parts,
+        # A template kind that names no form of its own (Markdown, plain text) gets the text.
+        parts={part: forms.get(_FORM.get(kind, "text"), text) for part, kind in parts.items()},
         created_at=created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
 
 
+# Template kind -> the form of the alert that suits it.
+_FORM = {"email_html": "html", "file_html": "html", "webhook": "json", "slack": "slack"}
+
+
 def health_digest(
-    channel: Channel, change: FeedHealthChanged, seq: int, created_at: datetime
+    channel: Channel,
+    parts: Mapping[str, str],
+    change: FeedHealthChanged,
+    seq: int,
+    created_at: datetime,
 ) -> DigestAssembled:
     """The outbox entry that carries one health alert to one channel."""
     key = f"{HEALTH_RULE}\x1f{channel.name}\x1f{change.feed}\x1f{change.state}\x1f{seq}"
     digest_id = str(uuid.uuid5(DIGEST_NAMESPACE, key))
-    message = health_message(channel, change, digest_id, created_at)
+    message = health_message(channel.name, parts, change, digest_id, created_at)
     return DigestAssembled(
         digest_id=digest_id,
         rule=HEALTH_RULE,

@@ -50,10 +50,10 @@ from daemonkit import Daemon, LiveFeed, wait_until  # noqa: E402
 from feedserver import FeedServer  # noqa: E402
 from webhookreceiver import WebhookReceiver  # noqa: E402
 
-from monitor.app.once import parse_pool, run_once  # noqa: E402
+from monitor.app.once import run_once  # noqa: E402
+from monitor.app.wiring import open_log, recorder_for  # noqa: E402
+from monitor.app.workers import parse_pool  # noqa: E402
 from monitor.config.settings import settings_from_dict  # noqa: E402
-from monitor.documents.recording import Recorder  # noqa: E402
-from monitor.eventlog.store import open_store  # noqa: E402
 from monitor.feeds.polling import Poller  # noqa: E402
 from monitor.rules.matcher import activate  # noqa: E402
 from monitor.rules.rulebook import build_matcher, sync_rules  # noqa: E402
@@ -84,8 +84,8 @@ def cycle(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory() as folder:
             settings = bench_settings(server, args.feeds, Path(folder))
             # As the daemon runs a cycle: rules compiled, parse workers forked, one client.
-            store = open_store(settings.store_url)
-            recorder = Recorder(store)
+            store = open_log(settings.store_url).store
+            recorder = recorder_for(store)
             activate(build_matcher(settings, sync_rules(recorder, settings.rules)))
             with parse_pool(args.feeds) as pool:
                 # A poller per event loop (its limits are asyncio semaphores).
@@ -207,12 +207,11 @@ def children(pid: int) -> list[int]:
 
 
 def fill(folder: Path, documents: int) -> None:
-    from monitor.documents.recording import Recorder
+    from monitor.app.wiring import recorder_for
     from monitor.eventlog.events import DocumentIngested, PublishedDate
-    from monitor.eventlog.store import open_store
 
-    store = open_store(f"sqlite:///{folder / 'monitor.db'}")
-    recorder = Recorder(store)
+    store = open_log(f"sqlite:///{folder / 'monitor.db'}").store
+    recorder = recorder_for(store)
     rng = random.Random(5)
     words = [
         "minister",

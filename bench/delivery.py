@@ -47,12 +47,13 @@ from webhookreceiver import Respond, WebhookReceiver  # noqa: E402
 from alerts.compose import compose  # noqa: E402
 from alerts.dedupe import group_near_duplicates  # noqa: E402
 from alerts.digest import MatchedDocument, build_digest  # noqa: E402
-from alerts.outbox.service import assemble, deliver  # noqa: E402
+from alerts.outbox.assembly import assemble  # noqa: E402
+from alerts.outbox.delivery import deliver  # noqa: E402
 from alerts.rendering import Renderer  # noqa: E402
+from monitor.app.wiring import open_log, recorder_for  # noqa: E402
 from monitor.documents.normalise import html_to_text  # noqa: E402
-from monitor.documents.recording import Recorder  # noqa: E402
 from monitor.eventlog.events import DocumentIngested, PublishedDate, RuleMatched  # noqa: E402
-from monitor.eventlog.store import open_store  # noqa: E402
+from monitor.eventlog.recorder import Recorder  # noqa: E402
 
 REAL_FEEDS = ROOT.parent / "shared" / "corpora" / "real-feeds"
 SECRET = "whsec_YmVuY2htYXJrLXNpZ25pbmcta2V5LTAxMjM0NTY3"
@@ -196,8 +197,8 @@ def record(recorder: Recorder, docs: list[tuple[str, str]], rules: int) -> None:
 def bench_assemble_db(docs: list[tuple[str, str]], rules: int, repeat: int) -> None:
     def run() -> float:
         with tempfile.TemporaryDirectory() as folder:
-            store = open_store(f"sqlite:///{folder}/bench.db")
-            recorder = Recorder(store, clock=ManualClock())
+            store = open_log(f"sqlite:///{folder}/bench.db").store
+            recorder = recorder_for(store, clock=ManualClock())
             settings = settings_with(
                 Path(folder),
                 [{"name": "mail", "type": "email", "to": ["a@example.test"]}],
@@ -238,8 +239,8 @@ def bench_webhooks(count: int, concurrency: int, repeat: int) -> None:
 
     def run() -> float:
         with tempfile.TemporaryDirectory() as folder:
-            store = open_store(f"sqlite:///{folder}/bench.db")
-            recorder = Recorder(store, clock=ManualClock())
+            store = open_log(f"sqlite:///{folder}/bench.db").store
+            recorder = recorder_for(store, clock=ManualClock())
             settings = settings_with(
                 Path(folder),
                 [

@@ -27,10 +27,10 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 
+from monitor.app.wiring import PROJECTIONS, open_log
 from monitor.eventlog.events import DocumentIngested, Event, FeedPolled, PublishedDate
 from monitor.eventlog.log import EventLog
-from monitor.eventlog.store import open_store
-from monitor.readmodels.tables import Projector
+from monitor.eventlog.projection import Projector
 
 BACKENDS = ("sqlite", "postgresql")
 POSTGRES_ENV = "MONITOR_TEST_POSTGRES_URL"
@@ -81,7 +81,7 @@ def workload(count: int) -> list[Event]:
 
 
 def run(url: str, count: int, batch: int) -> tuple[float, float]:
-    store = open_store(url)
+    store = open_log(url).store
     log = EventLog()
     events = workload(count)
     started = time.perf_counter()
@@ -91,7 +91,7 @@ def run(url: str, count: int, batch: int) -> tuple[float, float]:
     append_seconds = time.perf_counter() - started
     started = time.perf_counter()
     with store.transaction() as conn:
-        replayed = Projector(log).rebuild(conn)
+        replayed = Projector(log, PROJECTIONS).rebuild(conn)
     replay_seconds = time.perf_counter() - started
     assert replayed == count, (replayed, count)
     store.dispose()

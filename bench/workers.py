@@ -54,9 +54,9 @@ def run(count: int, args: argparse.Namespace, server: SlowServer) -> tuple[float
                 encoding="utf-8",
             )
             # The schema first, so that the workers do not all race to create it.
-            from monitor.eventlog.store import open_store
+            from monitor.app.wiring import open_log
 
-            open_store(url).dispose()
+            open_log(url).store.dispose()
             started = time.perf_counter()
             workers = [Daemon(config).start() for _ in range(count)]
             try:

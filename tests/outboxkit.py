@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config.settings import Settings, settings_from_dict
-from monitor.documents.recording import Recorder
 from monitor.eventlog.events import DocumentIngested, PublishedDate, RuleMatched
+from monitor.eventlog.recorder import Recorder
 from monitor.rules.rulebook import sync_rules
 
 

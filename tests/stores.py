@@ -17,7 +17,8 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
-from monitor.eventlog.store import Store, open_store
+from monitor.app.wiring import open_log
+from monitor.eventlog.store import Store
 
 POSTGRES_ENV = "MONITOR_TEST_POSTGRES_URL"
 
@@ -64,7 +65,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
-    opened = open_store(store_url)
+    opened = open_log(store_url).store
     try:
         yield opened
     finally:

@@ -21,8 +21,8 @@ from feedserver import FeedServer
 from webhookreceiver import Received, WebhookReceiver
 
 from alerts.signing import secret_bytes
+from monitor.app.wiring import open_log
 from monitor.eventlog.log import EventLog
-from monitor.eventlog.store import open_store
 
 SECRET = "whsec_ZGFlbW9uLXRlc3Qtc2lnbmluZy1rZXktMDEyMzQ1"
 ENV = {"HOOK_SECRET": SECRET}
@@ -211,7 +211,7 @@ def test_sigkill_at_random_points_loses_and_repeats_nothing(
             stop.set()
             daemon.close()
 
-    store = open_store(f"sqlite:///{tmp_path / 'monitor.db'}")
+    store = open_log(f"sqlite:///{tmp_path / 'monitor.db'}").store
     try:
         with store.reading() as conn:
             events = list(EventLog().read(conn))

@@ -15,7 +15,7 @@ from smtpserver import Security, SMTPServer
 from alerts.channels.email import FALLBACK_DOMAIN, build_email, send_email
 from alerts.message import Message, Outcome
 from alerts.rendering import Renderer, sample_digest
-from monitor.config.settings import EmailChannel
+from monitor.config.channels import EmailChannel
 
 DIGEST_ID = "3f0c8a52-4f1e-5d3e-9a53-0e7c2b9d8a11"
 TEXT = "Zażółć gęślą jaźń: 3 nowe\nВыборы в Армении — 2 источника\n"

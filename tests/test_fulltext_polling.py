@@ -10,10 +10,10 @@ from pathlib import Path
 
 from feedserver import FeedServer
 
+from monitor.app.wiring import open_log, recorder_for
 from monitor.config.settings import FeedSettings, settings_from_dict
-from monitor.documents.recording import Recorder
 from monitor.eventlog.log import EventLog
-from monitor.eventlog.store import Store, open_store
+from monitor.eventlog.store import Store
 from monitor.feeds.polling import Poller
 from monitor.rules.matcher import activate
 from monitor.rules.rulebook import build_matcher, sync_rules
@@ -51,8 +51,8 @@ def setup(tmp_path: Path, feed_url: str) -> tuple[Store, Poller, FeedSettings]:
         source="test.toml",
         base_dir=tmp_path,
     )
-    store = open_store(f"sqlite:///{tmp_path / 'monitor.db'}")
-    recorder = Recorder(store)
+    store = open_log(f"sqlite:///{tmp_path / 'monitor.db'}").store
+    recorder = recorder_for(store)
     activate(build_matcher(settings, sync_rules(recorder, settings.rules)))
     return store, Poller(recorder, settings.fetch), settings.feeds[0]
 

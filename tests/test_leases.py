@@ -64,11 +64,11 @@ def test_workers_are_listed_with_their_leases_and_leave_cleanly(store: Store) ->
     heartbeat(store, "w1", now, now)
     heartbeat(store, "w2", now, now + timedelta(seconds=1))
     Leases(store, "w1", ttl=60).claim(["feed:a", "digest:1"])
-    listed = {w["worker_id"]: w for w in workers(store)}
+    listed = {w.worker_id: w for w in workers(store)}
     assert set(listed) == {"w1", "w2"}
-    assert listed["w1"]["leases"] == ["digest:1", "feed:a"] and listed["w2"]["leases"] == []
+    assert listed["w1"].leases == ("digest:1", "feed:a") and listed["w2"].leases == ()
     leave(store, "w1")
-    assert [w["worker_id"] for w in workers(store)] == ["w2"]
+    assert [w.worker_id for w in workers(store)] == ["w2"]
     assert Leases(store, "w2", ttl=60).claim(["feed:a"]) == {"feed:a"}
 
 
@@ -77,7 +77,7 @@ def test_monitor_status_shows_the_workers_and_what_each_holds(
 ) -> None:
     from pathlib import Path
 
-    from monitor.app.status import status_command_output
+    from monitor.app.status_view import status_command_output
     from monitor.config.settings import settings_from_dict
 
     now = datetime.now(UTC)

@@ -27,13 +27,15 @@ import pytest
 import sqlalchemy as sa
 from stores import postgres_url
 
+from monitor.app.wiring import PROJECTIONS, open_log, recorder_for
 from monitor.documents.plan import Plan
-from monitor.documents.recording import Recorder
+from monitor.documents.recording import record_documents
 from monitor.documents.shapes import Document, Published
-from monitor.eventlog.events import FeedNotModified, FeedPolled, FeedPollFailed
-from monitor.eventlog.log import EventLog, StoredEvent
+from monitor.eventlog.events import FeedNotModified, FeedPolled, FeedPollFailed, StoredEvent
+from monitor.eventlog.log import EventLog
+from monitor.eventlog.projection import Projector, checkpoints_table
 from monitor.eventlog.store import Store, open_store
-from monitor.readmodels.tables import PROJECTIONS, Projector, checkpoints_table, feed_state_table
+from monitor.readmodels.tables import feed_state_table
 
 WRITERS = 4
 TRANSACTIONS = 50  # per writer, each of 1 to 5 events
@@ -49,7 +51,7 @@ def failed(feed: str, message: str) -> FeedPollFailed:
 def append_batches(url: str, writer: int) -> list[str]:
     """Append TRANSACTIONS batches, each held open a little after its insert; their tags."""
     rng = random.Random(writer)
-    store = open_store(url, create=False)
+    store = open_store(url)
     log = EventLog()
     written: list[str] = []
     try:
@@ -68,7 +70,7 @@ def append_batches(url: str, writer: int) -> list[str]:
 
 def tail(url: str, writers_done: threading.Event) -> list[StoredEvent]:
     """Follow the log by seq, in short transactions, until the writers are done and it is read."""
-    store = open_store(url, create=False)
+    store = open_store(url)
     log = EventLog()
     seen: list[StoredEvent] = []
     try:
@@ -142,13 +144,13 @@ def polled(feed: str) -> Callable[[Plan], list[FeedPolled]]:
 def record_polls(url: str, writer: int) -> int:
     """Polls of three feeds shared with the other writer, projected as they go; how many."""
     rng = random.Random(100 + writer)
-    store = open_store(url, create=False)
-    recorder = Recorder(store)
+    store = open_store(url)
+    recorder = recorder_for(store)
     try:
         for n in range(ROUNDS):
             feed = f"f{rng.randrange(3)}"
             if n % 3 == 0:
-                recorder.record([document(writer, n)], polled(feed))
+                record_documents(recorder, [document(writer, n)], polled(feed))
             elif n % 3 == 1:
                 recorder.append([failed(feed, f"{writer}/{n}")])
             else:
@@ -187,7 +189,7 @@ def test_writers_projecting_at_once_leave_what_a_rebuild_makes(
         head = EventLog().head(conn)
     assert {row["seq"] for row in live[checkpoints_table.name]} == {head}
     with store.transaction() as conn:
-        Projector(EventLog()).rebuild(conn)
+        Projector(EventLog(), PROJECTIONS).rebuild(conn)
     assert snapshot(store) == live
 
 
@@ -201,7 +203,7 @@ def second_schema() -> Iterator[Store]:
     with admin.begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     separator = "&" if "?" in base else "?"
-    store = open_store(f"{base}{separator}options={quote(f'-csearch_path={schema}')}")
+    store = open_log(f"{base}{separator}options={quote(f'-csearch_path={schema}')}").store
     try:
         yield store
     finally:

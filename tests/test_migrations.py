@@ -20,7 +20,7 @@ from sqlmodel import SQLModel
 from stores import postgres_schema, postgres_url
 
 import monitor.readmodels.tables  # noqa: F401  (every table in the metadata)
-from monitor.documents.recording import Recorder
+from monitor.app.wiring import open_log, recorder_for
 from monitor.errors import StoreError
 from monitor.eventlog.events import Event, decode
 from monitor.eventlog.migrations import (
@@ -78,17 +78,17 @@ def fixture_events() -> list[Event]:
 
 def old_release(url: str) -> None:
     """A database as releases before migrations left it: create_all, then some events."""
-    store = open_store(url, create=False)
+    store = open_store(url)
     try:
         SQLModel.metadata.create_all(store.engine)
-        Recorder(store).append(fixture_events())
+        recorder_for(store).append(fixture_events())
     finally:
         store.dispose()
 
 
 @contextlib.contextmanager
 def opened(url: str) -> Iterator[Store]:
-    store = open_store(url)
+    store = open_log(url).store
     try:
         yield store
     finally:
@@ -207,7 +207,7 @@ def test_a_database_made_before_migrations_is_stamped_and_keeps_every_row(
         assert all(VERSION_TABLE in s for s in writes(seen)), writes(seen)
     assert rows(store_url) == before
     with opened(store_url) as store:
-        Recorder(store).append(fixture_events()[:1])
+        recorder_for(store).append(fixture_events()[:1])
         with store.reading() as conn:
             count = conn.execute(sa.select(sa.func.count()).select_from(sa.table("events")))
             assert count.scalar() == len(before["events"]) + 1
@@ -228,7 +228,7 @@ def test_a_changed_projection_is_rebuilt_from_the_log_with_equal_rows(
     change: str,
 ) -> None:
     with opened(store_url) as store:
-        Recorder(store).append(fixture_events())
+        recorder_for(store).append(fixture_events())
     before = rows(store_url)
     with engine_of(store_url) as engine, engine.begin() as conn:
         conn.exec_driver_sql(change)
@@ -246,7 +246,7 @@ def test_a_missing_projection_index_is_created_without_a_rebuild(
     store_url: str,
 ) -> None:
     with opened(store_url) as store:
-        Recorder(store).append(fixture_events())
+        recorder_for(store).append(fixture_events())
     with engine_of(store_url) as engine, engine.begin() as conn:
         conn.exec_driver_sql("DROP INDEX ix_documents_source")
     with statements() as seen, opened(store_url):
@@ -258,7 +258,7 @@ def test_a_missing_projection_index_is_created_without_a_rebuild(
 
 def test_opening_an_up_to_date_database_writes_nothing(store_url: str) -> None:
     with opened(store_url) as store:
-        Recorder(store).append(fixture_events())
+        recorder_for(store).append(fixture_events())
     before = rows(store_url)
     with statements() as seen, opened(store_url):
         pass
@@ -304,7 +304,7 @@ def step_down(url: str, revision: str) -> None:
     assert script is not None
     down = script.down_revision
     assert down is None or isinstance(down, str), "the revisions are one line, no merges"
-    store = open_store(url, create=False)
+    store = open_store(url)
     try:
         with write_transaction(store.engine) as conn:
             revisions.downgrade(conn, down or "base")
@@ -330,7 +330,7 @@ def test_the_first_revision_downgrades_to_nothing_and_back(store_url: str) -> No
 def test_every_later_revision_downgrades_and_upgrades_keeping_the_log(store_url: str) -> None:
     """Each revision after 0001 must undo itself and redo itself without losing an event."""
     with opened(store_url) as store:
-        Recorder(store).append(fixture_events())
+        recorder_for(store).append(fixture_events())
     before_schema, before_rows = schema(store_url), rows(store_url)
     for revision in reversed(known()[1:]):
         step_down(store_url, revision)
@@ -351,7 +351,7 @@ def test_a_database_of_a_newer_release_is_refused(store_url: str) -> None:
     with engine_of(store_url) as engine, engine.begin() as conn:
         conn.exec_driver_sql(f"UPDATE {VERSION_TABLE} SET version_num = '9999'")
     with pytest.raises(StoreError, match=r"cannot open the database .*revision 9999, newer"):
-        open_store(store_url)
+        open_log(store_url)
 
 
 def test_revision_files_are_numbered_in_one_line() -> None:
@@ -376,4 +376,4 @@ def test_a_database_that_cannot_be_opened_says_which(tmp_path: Path) -> None:
     folder = tmp_path / "a-folder.db"
     folder.mkdir()
     with pytest.raises(StoreError, match=r"^cannot open the database sqlite:///.*a-folder\.db: "):
-        open_store(f"sqlite:///{folder}")
+        open_log(f"sqlite:///{folder}")

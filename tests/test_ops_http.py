@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.app.metrics import Metrics
 from monitor.app.ops_http import Health, OpsServer
-from monitor.documents.recording import Recorder
+from monitor.app.wiring import open_log, recorder_for
 from monitor.errors import MonitorError
 from monitor.eventlog.events import (
     DeliveryAbandoned,
@@ -27,7 +27,7 @@ from monitor.eventlog.events import (
     FeedPollFailed,
     PublishedDate,
 )
-from monitor.eventlog.store import Store, open_store
+from monitor.eventlog.store import Store
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -305,7 +305,7 @@ def fill(store: Store) -> None:
             reason="gave up",
         ),
     ]
-    Recorder(store, clock=lambda: CLOCK).append(events)
+    recorder_for(store, clock=lambda: CLOCK).append(events)
 
 
 def test_store_gauges_come_from_the_projections(
@@ -329,7 +329,7 @@ def test_store_gauges_come_from_the_projections(
 
 
 def test_an_empty_store_reports_zeros(tmp_path: Path, metrics: Metrics) -> None:
-    store = open_store(f"sqlite:///{tmp_path}/m.db")
+    store = open_log(f"sqlite:///{tmp_path}/m.db").store
     try:
         metrics.watch(store)
         registry = metrics.registry
@@ -343,7 +343,7 @@ def test_an_empty_store_reports_zeros(tmp_path: Path, metrics: Metrics) -> None:
 def test_a_database_error_skips_the_gauges_and_is_counted(
     tmp_path: Path, metrics: Metrics, client: httpx.Client
 ) -> None:
-    store = open_store(f"sqlite:///{tmp_path}/m.db")
+    store = open_log(f"sqlite:///{tmp_path}/m.db").store
     try:
         fill(store)
         metrics.watch(store)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,19 +17,18 @@ import sqlalchemy as sa
 from outboxkit import ManualClock, define_rules, record_matches, settings_with
 from webhookreceiver import Hang, Respond, WebhookReceiver
 
-from alerts.outbox.service import (
-    assemble,
-    deliver,
-    enable_changed_channels,
-    list_deliveries,
-    request_retry,
-    run_outbox,
-)
+from alerts.channels import Channels
+from alerts.outbox.assembly import assemble, enable_changed_channels
+from alerts.outbox.commands import request_retry, run_outbox
+from alerts.outbox.delivery import deliver
+from alerts.outbox.queries import list_deliveries
 from alerts.retry import JITTER
-from monitor.documents.recording import Recorder
+from monitor.app.wiring import PROJECTIONS, recorder_for
+from monitor.config.settings import Settings
 from monitor.eventlog.log import EventLog
+from monitor.eventlog.projection import Projector
+from monitor.eventlog.recorder import Recorder
 from monitor.eventlog.store import Store
-from monitor.readmodels.tables import Projector
 
 SECRET = "whsec_" + "c2VjcmV0LXNpZ25pbmcta2V5LWZvci10ZXN0cw=="
 ENV = {"HOOK_SECRET": SECRET}
@@ -63,16 +63,18 @@ def events_of(store: Store, *types: str) -> list[dict[str, Any]]:
 
 def state(store: Store) -> list[dict[str, Any]]:
     with store.reading() as conn:
-        return list_deliveries(conn)
+        return [asdict(record) for record in list_deliveries(conn)]
 
 
-def once(recorder: Recorder, settings: Any, rng: random.Random | None = None) -> Any:
-    return run_outbox(recorder, settings, env=ENV, rng=rng or random.Random(7))
+def once(recorder: Recorder, settings: Settings, rng: random.Random | None = None) -> Any:
+    return run_outbox(
+        recorder, settings.rules, Channels.of(settings), env=ENV, rng=rng or random.Random(7)
+    )
 
 
 def test_matches_go_out_once_per_channel_in_one_digest(store: Store, tmp_path: Path) -> None:
     clock = ManualClock()
-    recorder = Recorder(store, clock=clock)
+    recorder = recorder_for(store, clock=clock)
     with WebhookReceiver(secret=_key()) as receiver:
         settings = settings_with(
             tmp_path,
@@ -105,7 +107,7 @@ def test_matches_go_out_once_per_channel_in_one_digest(store: Store, tmp_path: P
 def test_a_channel_added_later_gets_news_from_then_on_and_backfill_only_when_asked(
     store: Store, tmp_path: Path
 ) -> None:
-    recorder = Recorder(store, clock=ManualClock())
+    recorder = recorder_for(store, clock=ManualClock())
     first = settings_with(tmp_path, [{"name": "files", "type": "file", "path": "out"}])
     define_rules(recorder, first)
     record_matches(recorder, "aa", docs("old"))
@@ -136,7 +138,7 @@ def test_retries_follow_the_backoff_with_one_id_and_one_body_then_succeed(
     store: Store, tmp_path: Path
 ) -> None:
     clock = ManualClock()
-    recorder = Recorder(store, clock=clock)
+    recorder = recorder_for(store, clock=clock)
     script = [Respond(500, b"boom"), Hang(3)]
     with WebhookReceiver(script, default=Respond(204), secret=_key()) as receiver:
         settings = settings_with(tmp_path, [webhook(receiver.url)])
@@ -175,7 +177,7 @@ def test_abandoned_after_the_last_attempt_then_retried_on_request(
     store: Store, tmp_path: Path
 ) -> None:
     clock = ManualClock()
-    recorder = Recorder(store, clock=clock)
+    recorder = recorder_for(store, clock=clock)
     script = [Respond(500)] * 3
     with WebhookReceiver(script, default=Respond(200), secret=_key()) as receiver:
         settings = settings_with(tmp_path, [webhook(receiver.url, max_attempts=3)])
@@ -193,7 +195,7 @@ def test_abandoned_after_the_last_attempt_then_retried_on_request(
         once(recorder, settings)
         assert len(receiver.requests) == 3  # abandoned means no more attempts
 
-        row, attempts = request_retry(recorder, settings, row["digest_id"][:8], env=ENV)
+        _, attempts = request_retry(recorder, Channels.of(settings), row["digest_id"][:8], env=ENV)
         assert attempts[0].outcome.ok
         requests = receiver.wait_for(4)
     assert len({r.headers["webhook-id"] for r in requests}) == 1
@@ -204,7 +206,7 @@ def test_abandoned_after_the_last_attempt_then_retried_on_request(
 def test_gone_disables_the_channel_and_a_new_url_delivers_what_waited(
     store: Store, tmp_path: Path
 ) -> None:
-    recorder = Recorder(store, clock=ManualClock())
+    recorder = recorder_for(store, clock=ManualClock())
     with WebhookReceiver([Respond(410)]) as gone, WebhookReceiver(secret=_key()) as moved:
         settings = settings_with(tmp_path, [webhook(gone.url)])
         define_rules(recorder, settings)
@@ -218,7 +220,7 @@ def test_gone_disables_the_channel_and_a_new_url_delivers_what_waited(
         assert len(gone.requests) == 1
 
         settings = settings_with(tmp_path, [webhook(moved.url)])
-        assert enable_changed_channels(recorder, settings) == ["ops"]
+        assert enable_changed_channels(recorder, Channels.of(settings)) == ["ops"]
         once(recorder, settings)
         received = moved.wait_for(2)
     ids = sorted(
@@ -230,7 +232,7 @@ def test_gone_disables_the_channel_and_a_new_url_delivers_what_waited(
 
 def test_retry_after_is_honoured(store: Store, tmp_path: Path) -> None:
     clock = ManualClock()
-    recorder = Recorder(store, clock=clock)
+    recorder = recorder_for(store, clock=clock)
     with WebhookReceiver([Respond(503, headers={"Retry-After": "120"})]) as receiver:
         settings = settings_with(tmp_path, [webhook(receiver.url)])
         define_rules(recorder, settings)
@@ -243,7 +245,7 @@ def test_retry_after_is_honoured(store: Store, tmp_path: Path) -> None:
 
 
 def test_a_hanging_channel_does_not_delay_another(store: Store, tmp_path: Path) -> None:
-    recorder = Recorder(store, clock=ManualClock())
+    recorder = recorder_for(store, clock=ManualClock())
     with WebhookReceiver(default=Hang(5)) as slow, WebhookReceiver() as fast:
         settings = settings_with(
             tmp_path,
@@ -265,7 +267,7 @@ def test_a_hanging_channel_does_not_delay_another(store: Store, tmp_path: Path) 
 def test_an_unreachable_channel_stops_its_pass_without_spending_every_digest(
     store: Store, tmp_path: Path
 ) -> None:
-    recorder = Recorder(store, clock=ManualClock())
+    recorder = recorder_for(store, clock=ManualClock())
     settings = settings_with(
         tmp_path,
         [webhook("http://127.0.0.1:9/hook")],
@@ -282,7 +284,7 @@ def test_an_unreachable_channel_stops_its_pass_without_spending_every_digest(
 
 def test_replay_rebuilds_the_delivery_state(store: Store, tmp_path: Path) -> None:
     clock = ManualClock()
-    recorder = Recorder(store, clock=clock)
+    recorder = recorder_for(store, clock=clock)
     with WebhookReceiver([Respond(500), Respond(410)]) as receiver:
         settings = settings_with(tmp_path, [webhook(receiver.url, max_attempts=2)])
         define_rules(recorder, settings)
@@ -293,7 +295,7 @@ def test_replay_rebuilds_the_delivery_state(store: Store, tmp_path: Path) -> Non
     tables = ("deliveries", "digest_items", "channel_state")
     live = _dump(store, tables)
     with store.transaction() as conn:
-        Projector(EventLog()).rebuild(conn)
+        Projector(EventLog(), PROJECTIONS).rebuild(conn)
     assert _dump(store, tables) == live
     assert live["channel_state"] and live["digest_items"]
 
@@ -301,20 +303,23 @@ def test_replay_rebuilds_the_delivery_state(store: Store, tmp_path: Path) -> Non
 def test_assembling_twice_at_once_never_puts_a_match_in_two_digests(
     store: Store, tmp_path: Path
 ) -> None:
-    recorder = Recorder(store, clock=ManualClock())
+    recorder = recorder_for(store, clock=ManualClock())
     settings = settings_with(tmp_path, [{"name": "files", "type": "file", "path": "out"}])
     define_rules(recorder, settings)
     record_matches(recorder, "aa", docs(*(f"x{i}" for i in range(20))))
+    channels = Channels.of(settings)
 
     async def both() -> list[list[str]]:
         return await asyncio.gather(
-            asyncio.to_thread(assemble, recorder, settings),
-            asyncio.to_thread(assemble, Recorder(store, clock=ManualClock()), settings),
+            asyncio.to_thread(assemble, recorder, settings.rules, channels),
+            asyncio.to_thread(
+                assemble, recorder_for(store, clock=ManualClock()), settings.rules, channels
+            ),
         )
 
     made = asyncio.run(both())
     assert sorted(len(m) for m in made) == [0, 1]
-    asyncio.run(deliver(recorder, settings, env={}))
+    asyncio.run(deliver(recorder, channels, env={}))
     [event] = events_of(store, "DigestAssembled")
     assert len(event["documents"]) == 20
 
@@ -351,7 +356,7 @@ def test_quiet_hours_hold_immediate_digests_and_release_them_together(
 ) -> None:
     # 21:30 UTC is 22:30 in Warsaw: inside "22:00-07:00 Europe/Warsaw".
     clock = ManualClock(datetime(2026, 11, 28, 21, 30, tzinfo=UTC))
-    recorder = Recorder(store, clock=clock)
+    recorder = recorder_for(store, clock=clock)
     quiet = {
         "name": "files",
         "type": "file",

@@ -18,10 +18,11 @@ from corpora import CASES, CORPORA
 from feedserver import FeedServer
 
 from monitor.app.once import run_once
+from monitor.app.wiring import open_log, recorder_for
 from monitor.config.settings import FeedSettings, FetchSettings, Settings, settings_from_dict
-from monitor.documents.recording import Recorder
-from monitor.eventlog.log import EventLog, StoredEvent
-from monitor.eventlog.store import Store, open_store
+from monitor.eventlog.events import StoredEvent
+from monitor.eventlog.log import EventLog
+from monitor.eventlog.store import Store
 from monitor.feeds.polling import Poller
 
 POLL_EVENTS = {"FeedPolled", "FeedNotModified", "FeedPollFailed"}
@@ -53,11 +54,11 @@ ITEMS = (
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    return open_store(f"sqlite:///{tmp_path / 'monitor.db'}")
+    return open_log(f"sqlite:///{tmp_path / 'monitor.db'}").store
 
 
 def poll(store: Store, *feeds: FeedSettings, **fetch: Any) -> list[Any]:
-    poller = Poller(Recorder(store), FetchSettings(**fetch))
+    poller = Poller(recorder_for(store), FetchSettings(**fetch))
     return asyncio.run(poller.poll(list(feeds)))
 
 
@@ -219,7 +220,7 @@ def test_every_corpus_feed_through_the_pipeline_twice(tmp_path: Path) -> None:
         settings = corpus_settings(server, tmp_path, CASES)
         first = run_once(settings)
         second = run_once(settings)
-    store = open_store(settings.store_url)
+    store = open_log(settings.store_url).store
     events = logged(store)
     polls = [e for e in events if e.type in POLL_EVENTS]
     assert len(polls) == 2 * len(CASES)

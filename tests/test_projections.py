@@ -8,8 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from monitor.app.wiring import PROJECTIONS, open_log, recorder_for
 from monitor.documents.plan import Plan
-from monitor.documents.recording import Recorder
+from monitor.documents.recording import record_documents
 from monitor.documents.shapes import Document, Published
 from monitor.eventlog.events import (
     FeedNotModified,
@@ -17,19 +18,14 @@ from monitor.eventlog.events import (
     FeedPollFailed,
     RuleDefined,
     RuleRemoved,
+    StoredEvent,
 )
-from monitor.eventlog.log import EventLog, StoredEvent
-from monitor.eventlog.store import Store, open_store
-from monitor.readmodels.tables import (
-    Projector,
-    checkpoints_table,
-    document_texts,
-    documents_table,
-    feed_state_table,
-    fold_feed,
-    matches_table,
-    rules_table,
-)
+from monitor.eventlog.log import EventLog
+from monitor.eventlog.projection import Projector, checkpoints_table
+from monitor.eventlog.store import Store
+from monitor.readmodels.documents import document_texts
+from monitor.readmodels.folds import fold_feed
+from monitor.readmodels.tables import documents_table, feed_state_table, matches_table, rules_table
 from monitor.rules.matcher import Match
 
 
@@ -95,8 +91,8 @@ def snapshot(store: Store) -> dict[str, list[dict[str, Any]]]:
 
 def test_replay_rebuilds_tables_equal_to_the_live_ones(store: Store) -> None:
     ticks = iter(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=i) for i in range(100))
-    recorder = Recorder(store, clock=lambda: next(ticks))
-    recorder.record([doc(1), doc(2), doc(3)], polled("bbc", 3))
+    recorder = recorder_for(store, clock=lambda: next(ticks))
+    record_documents(recorder, [doc(1), doc(2), doc(3)], polled("bbc", 3))
     recorder.append(
         [
             FeedPollFailed(
@@ -109,7 +105,7 @@ def test_replay_rebuilds_tables_equal_to_the_live_ones(store: Store) -> None:
             )
         ]
     )
-    recorder.record([doc(2, "changed"), doc(4)], polled("bbc", 2, etag='"v2"'))
+    record_documents(recorder, [doc(2, "changed"), doc(4)], polled("bbc", 2, etag='"v2"'))
     recorder.append([FeedNotModified(feed="bbc", url="http://127.0.0.1/bbc", elapsed=0.0)])
     recorder.append(
         [
@@ -126,9 +122,11 @@ def test_replay_rebuilds_tables_equal_to_the_live_ones(store: Store) -> None:
     rule = RuleDefined(rule="aa", version=1, query="Armenia", channels=[], schedule="immediate")
     recorder.append([rule])
     match = Match("aa", 1, [{"term": "Armenia", "word": "Armenia", "via": "surface"}], [])
-    recorder.record([doc(5, source="seeds/a.txt"), doc(6)], matches={doc(5).document_id: [match]})
-    recorder.record(
-        [doc(5, "revised", source="seeds/a.txt")], matches={doc(5).document_id: [match]}
+    record_documents(
+        recorder, [doc(5, source="seeds/a.txt"), doc(6)], matches={doc(5).document_id: [match]}
+    )
+    record_documents(
+        recorder, [doc(5, "revised", source="seeds/a.txt")], matches={doc(5).document_id: [match]}
     )
     recorder.append([rule.model_copy(update={"version": 2, "query": "Armenia AND x"})])
     recorder.append([RuleRemoved(rule="aa", version=2)])
@@ -138,15 +136,15 @@ def test_replay_rebuilds_tables_equal_to_the_live_ones(store: Store) -> None:
     (rule_row,) = live["rules"]
     assert (rule_row["version"], rule_row["removed"], rule_row["matches"]) == (2, True, 1)
     with store.transaction() as conn:
-        replayed = Projector(EventLog(), batch_size=2).rebuild(conn)
+        replayed = Projector(EventLog(), PROJECTIONS, batch_size=2).rebuild(conn)
     assert replayed == 17
     assert snapshot(store) == live
 
 
 def test_live_projection_values(store: Store) -> None:
-    recorder = Recorder(store)
-    recorder.record([doc(1)], polled("bbc", 1))
-    recorder.record([doc(1, "edited")], polled("bbc", 1, etag='"v2"'))
+    recorder = recorder_for(store)
+    record_documents(recorder, [doc(1)], polled("bbc", 1))
+    record_documents(recorder, [doc(1, "edited")], polled("bbc", 1, etag='"v2"'))
     recorder.append([FeedNotModified(feed="bbc", url="http://127.0.0.1/bbc", elapsed=0.0)])
     recorder.append(
         [
@@ -179,10 +177,10 @@ def test_live_projection_values(store: Store) -> None:
 
 
 def test_catch_up_applies_only_what_is_new(store: Store) -> None:
-    recorder = Recorder(store)
-    recorder.record([doc(1)], polled("bbc", 1))
+    recorder = recorder_for(store)
+    record_documents(recorder, [doc(1)], polled("bbc", 1))
     with store.transaction() as conn:
-        assert Projector(EventLog()).catch_up(conn) == 0
+        assert Projector(EventLog(), PROJECTIONS).catch_up(conn) == 0
         EventLog().append(
             conn,
             [
@@ -191,7 +189,7 @@ def test_catch_up_applies_only_what_is_new(store: Store) -> None:
                 )
             ],
         )
-        assert Projector(EventLog()).catch_up(conn) == 1
+        assert Projector(EventLog(), PROJECTIONS).catch_up(conn) == 1
     assert snapshot(store)["feed_state"][0]["consecutive_failures"] == 1
 
 
@@ -220,8 +218,8 @@ def test_feed_fold_counts_failures_and_resets_on_success() -> None:
 def test_a_projection_table_of_an_older_shape_is_rebuilt_on_open(tmp_path: Path) -> None:
     """An upgrade that adds a projection column rebuilds the projections from the log."""
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    store = open_store(url)
-    recorder = Recorder(store)
+    store = open_log(url).store
+    recorder = recorder_for(store)
     recorder.append(
         [
             FeedPollFailed(
@@ -238,7 +236,7 @@ def test_a_projection_table_of_an_older_shape_is_rebuilt_on_open(tmp_path: Path)
     with store.transaction() as conn:
         conn.exec_driver_sql("ALTER TABLE feed_state DROP COLUMN retry_after")
     store.dispose()
-    reopened = open_store(url)
+    reopened = open_log(url).store
     try:
         with reopened.reading() as conn:
             rows = conn.exec_driver_sql(

@@ -3,16 +3,19 @@ feed-health decisions."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from alerts.channels import kind_of
 from alerts.health import health_change, health_message
 from monitor.app.scheduler import digest_trigger, feed_trigger
 from monitor.config.schedules import parse_quiet_hours, parse_schedule
 from monitor.config.settings import settings_from_dict
 from monitor.feeds.politeness import is_due, next_poll_at, poll_delay
+from monitor.readmodels.feeds import FeedState
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
@@ -32,7 +35,7 @@ def test_retry_after_is_honoured_within_the_cap() -> None:
 
 
 def test_next_poll_comes_from_the_recorded_state() -> None:
-    state = {"url": "http://a/", "last_polled_at": T0, "consecutive_failures": 2}
+    state = FeedState(feed="a", url="http://a/", last_polled_at=T0, consecutive_failures=2)
     assert next_poll_at(None, 900, max_backoff=3600) is None  # never polled: now
     assert next_poll_at(state, 900, max_backoff=3600, url="http://b/") is None  # new URL: now
     assert next_poll_at(state, 900, max_backoff=3600, url="http://a/") == T0 + timedelta(hours=1)
@@ -106,19 +109,20 @@ def test_feed_trigger_starts_at_the_due_time_and_repeats_at_the_interval() -> No
 
 
 def test_feed_health_alerts_once_when_failing_and_once_on_recovery() -> None:
-    row = {
-        "feed": "tass",
-        "url": "http://t/",
-        "consecutive_failures": 2,
-        "health": "ok",
-        "last_error_category": "http",
-        "last_error_message": "HTTP 503",
-    }
+    row = FeedState(
+        feed="tass",
+        url="http://t/",
+        last_polled_at=T0,
+        consecutive_failures=2,
+        health="ok",
+        last_error_category="http",
+        last_error_message="HTTP 503",
+    )
     assert health_change(row, "http://t/", 3) is None
-    failing = health_change(row | {"consecutive_failures": 3}, "http://t/", 3)
+    failing = health_change(replace(row, consecutive_failures=3), "http://t/", 3)
     assert failing is not None and failing.state == "failing" and failing.category == "http"
-    assert health_change(row | {"consecutive_failures": 9, "health": "failing"}, "x", 3) is None
-    recovered = health_change(row | {"consecutive_failures": 0, "health": "failing"}, "x", 3)
+    assert health_change(replace(row, consecutive_failures=9, health="failing"), "x", 3) is None
+    recovered = health_change(replace(row, consecutive_failures=0, health="failing"), "x", 3)
     assert recovered is not None and recovered.state == "recovered"
 
 
@@ -134,11 +138,13 @@ def test_health_messages_suit_each_channel_and_escape_html() -> None:
         source="t",
         base_dir=Path(),
     )
-    row = {"feed": "<b>x</b>", "consecutive_failures": 3, "health": "ok",
-           "last_error_category": "http", "last_error_message": "HTTP 500"}  # fmt: skip
+    row = FeedState(feed="<b>x</b>", url="http://t/", last_polled_at=T0, consecutive_failures=3,
+                    health="ok", last_error_category="http", last_error_message="HTTP 500")  # fmt: skip
     change = health_change(row, "http://t/", 3)
     assert change is not None
-    mail, hook, slack = (health_message(c, change, "id-1", T0) for c in settings.channels)
+    mail, hook, slack = (
+        health_message(c.name, kind_of(c).parts(c), change, "id-1", T0) for c in settings.channels
+    )
     assert set(mail.parts) == {"text", "html"} and "<b>" not in mail.parts["html"]
     assert (
         '"type": "feed_health"' in hook.parts["body"] and '"state": "failing"' in hook.parts["body"]

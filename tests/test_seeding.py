@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from monitor.documents.recording import Recorder
+from monitor.app.wiring import open_log, recorder_for
 from monitor.eventlog.log import EventLog
-from monitor.eventlog.store import Store, open_store
+from monitor.eventlog.recorder import Recorder
+from monitor.eventlog.store import Store
 from monitor.seeds.ingest import ingest_seeds
 
 
 @pytest.fixture
 def recorder(tmp_path: Path) -> Recorder:
-    return Recorder(open_store(f"sqlite:///{tmp_path / 'm.db'}"))
+    return recorder_for(open_log(f"sqlite:///{tmp_path / 'm.db'}").store)
 
 
 def types(store: Store) -> list[str]:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from monitor.config.channels import FileChannel
 from monitor.config.durations import format_duration, parse_duration, parse_size
 from monitor.config.schedules import parse_schedule
-from monitor.config.settings import FileChannel, config_path, load_settings
+from monitor.config.settings import config_path, load_settings
 from monitor.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,16 +11,10 @@ from typing import Any
 import pytest
 from outboxkit import ManualClock
 
-from monitor.app.status import (
-    StatusReport,
-    gather_status,
-    load_heartbeat,
-    render_status,
-    status_command_output,
-    status_json,
-)
+from monitor.app.status import StatusReport, gather_status, load_heartbeat
+from monitor.app.status_view import render_status, status_command_output, status_json
+from monitor.app.wiring import recorder_for
 from monitor.config.settings import Settings, settings_from_dict
-from monitor.documents.recording import Recorder
 from monitor.eventlog.events import (
     DeliveryAbandoned,
     DeliveryFailed,
@@ -86,7 +80,7 @@ def recorded(store: Store) -> Store:
     a feed polled at a URL since changed, a feed no longer configured, and one digest
     in each delivery state."""
     clock = ManualClock(T0)
-    recorder = Recorder(store, clock=clock)
+    recorder = recorder_for(store, clock=clock)
     steps: list[list[Event]] = [
         [polled("dw"), failed("bbc"), polled("gone"), polled("moved")],
         [failed("bbc"), failed("tass", status=503, category="http", retry_after=3600.0)],
@@ -171,7 +165,7 @@ def test_deliveries_counted_and_backlog_listed(recorded: Store, tmp_path: Path) 
 
 
 def test_lists_are_capped_but_counts_are_not(recorded: Store, tmp_path: Path) -> None:
-    recorder = Recorder(recorded, clock=lambda: T0)
+    recorder = recorder_for(recorded, clock=lambda: T0)
     recorder.append([digest(f"44444444-dddd-5ddd-8ddd-00000000000{n}") for n in range(3)])
     status = report(recorded, tmp_path, limit=2)
     assert status.delivery_counts["pending"] == 4

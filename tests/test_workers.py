@@ -19,8 +19,8 @@ from feedserver import FeedServer, Reply, Request
 from stores import postgres_schema, postgres_url
 from webhookreceiver import WebhookReceiver
 
+from monitor.app.wiring import open_log
 from monitor.eventlog.log import EventLog
-from monitor.eventlog.store import open_store
 
 FEEDS = 300
 CYCLES = 10
@@ -127,7 +127,7 @@ def _matches(guid: str) -> bool:
 
 
 def _events(database: str) -> list[object]:
-    store = open_store(database)
+    store = open_log(database).store
     try:
         with store.reading() as conn:
             return list(EventLog().read(conn))
@@ -136,7 +136,7 @@ def _events(database: str) -> list[object]:
 
 
 def _ingested(database: str) -> int:
-    store = open_store(database)
+    store = open_log(database).store
     try:
         with store.reading() as conn:
             return int(conn.exec_driver_sql("SELECT count(*) FROM documents").scalar() or 0)

@@ -35,6 +35,7 @@ reported failed and a retry sends to every URL again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
@@ -43,7 +44,9 @@ from urllib.parse import unquote
 
 import apprise
 
+from alerts.channels import ChannelKind, Context, Sender
 from alerts.message import Message, Outcome
+from monitor.config.channels import AppriseChannel
 
 # Messages join at most this many of Apprise's log lines, each at most this long.
 MAX_NOTES = 5
@@ -207,3 +210,26 @@ def _redact(text: str, hidden: Iterable[str]) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def split_urls(value: str) -> list[str]:
+    """The Apprise URLs in an environment variable: separated by spaces, commas or lines."""
+    return [url for url in value.replace(",", " ").split() if url]
+
+
+def _sender(channel: AppriseChannel, context: Context) -> Sender:
+    urls = split_urls(context.env.get(channel.urls_env, ""))
+
+    async def send(message: Message) -> Outcome:
+        return await asyncio.to_thread(send_apprise, urls, message, timeout=channel.timeout)
+
+    return Sender(channel, 1, send)
+
+
+KIND = ChannelKind[AppriseChannel](
+    parts=lambda channel: {"markdown": "apprise"},
+    # The variable's name, not its value: the URLs hold tokens, and a fingerprint of them
+    # would change with every rotated token.
+    destination=lambda channel: channel.urls_env,
+    sender=_sender,
+)

@@ -27,6 +27,7 @@ into a failure, for the same reason.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import email.policy
@@ -46,8 +47,9 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
+from alerts.channels import ChannelKind, Context, Sender
 from alerts.message import Message, Outcome
-from monitor.config.settings import EmailChannel
+from monitor.config.channels import EmailChannel
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -404,3 +406,29 @@ def _redacted(outcome: Outcome, secrets: Sequence[str]) -> Outcome:
     for secret in secrets:
         message, detail = message.replace(secret, "***"), detail.replace(secret, "***")
     return dataclasses.replace(outcome, message=message, detail=detail)
+
+
+def _sender(channel: EmailChannel, context: Context) -> Sender:
+    username = context.env.get(channel.username_env) if channel.username_env else None
+    password = context.env.get(channel.password_env) if channel.password_env else None
+    if channel.ca_file is not None:
+        channel = channel.model_copy(update={"ca_file": context.path(channel.ca_file)})
+
+    async def send(message: Message) -> Outcome:
+        return await asyncio.to_thread(
+            send_email,
+            channel,
+            message,
+            username=username,
+            password=password,
+            local_hostname=channel.helo,
+        )
+
+    return Sender(channel, 1, send)
+
+
+KIND = ChannelKind[EmailChannel](
+    parts=lambda channel: {"text": "email_text", "html": "email_html"},
+    destination=lambda c: f"{c.smtp_host}:{c.smtp_port}:{','.join(c.to)}",
+    sender=_sender,
+)

@@ -14,6 +14,7 @@ either no file or the whole digest, never part of one. Failure categories:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -22,7 +23,9 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
+from alerts.channels import ChannelKind, Context, Sender
 from alerts.message import Message, Outcome
+from monitor.config.channels import FileChannel
 
 # Anything outside this set (a path separator above all) becomes "_" in a file name.
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -103,3 +106,22 @@ def _stamp(created_at: str) -> str:
 
 def _safe(text: str) -> str:
     return _UNSAFE.sub("_", text)
+
+
+def _parts(channel: FileChannel) -> dict[str, str]:
+    return {"file": "file_html" if channel.format == "html" else "file_markdown"}
+
+
+def _sender(channel: FileChannel, context: Context) -> Sender:
+    folder = context.path(channel.path)
+    extension = "html" if channel.format == "html" else "md"
+
+    async def send(message: Message) -> Outcome:
+        return await asyncio.to_thread(write_digest_file, folder, message, extension=extension)
+
+    return Sender(channel, 1, send)
+
+
+KIND = ChannelKind[FileChannel](
+    parts=_parts, destination=lambda channel: str(channel.path), sender=_sender
+)

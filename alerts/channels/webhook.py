@@ -36,8 +36,11 @@ from collections.abc import Callable, Iterable, Mapping
 
 import httpx
 
+from alerts.channels import ChannelKind, Context, Sender
 from alerts.message import Message, Outcome
-from alerts.signing import sign
+from alerts.signing import secret_bytes, secret_problem, sign
+from monitor.config.channels import WebhookChannel
+from monitor.config.secrets import expand_headers
 from monitor.errors import causes
 from monitor.feeds.fetch import retry_after_seconds
 
@@ -229,3 +232,36 @@ def _redact(text: str, hidden: Iterable[str]) -> str:
     for secret in hidden:
         text = text.replace(secret, "[redacted]")
     return text
+
+
+def _sender(channel: WebhookChannel, context: Context) -> Sender:
+    raw = context.env.get(channel.secret_env) if channel.secret_env else None
+    secret = secret_bytes(raw) if raw else None
+    headers = expand_headers(channel.headers, context.env)
+
+    async def send(message: Message) -> Outcome:
+        return await send_webhook(
+            context.http,
+            channel.url,
+            message,
+            secret=secret,
+            timeout=channel.timeout,
+            headers=headers,
+            clock=context.clock,
+        )
+
+    return Sender(channel, channel.concurrency, send)
+
+
+def _problems(channel: WebhookChannel, env: Mapping[str, str]) -> list[str]:
+    secret = env.get(channel.secret_env) if channel.secret_env else None
+    problem = secret_problem(secret) if secret else None
+    return [f"secret_env: {channel.secret_env} {problem}"] if problem else []
+
+
+KIND = ChannelKind[WebhookChannel](
+    parts=lambda channel: {"body": "slack" if channel.format == "slack" else "webhook"},
+    destination=lambda channel: channel.url,
+    sender=_sender,
+    problems=_problems,
+)

@@ -15,11 +15,11 @@ from sqlalchemy.engine import Connection
 
 from monitor.config.settings import Settings
 from monitor.documents.plan import rule_matched
-from monitor.documents.recording import Recorder
 from monitor.documents.shapes import Document
 from monitor.eventlog.events import Event
-from monitor.eventlog.store import Store
-from monitor.readmodels.tables import matched_pairs, stored_documents
+from monitor.eventlog.recorder import Recorder
+from monitor.readmodels.documents import stored_documents
+from monitor.readmodels.rules import matched_pairs
 from monitor.rules.matcher import Matcher
 from monitor.rules.rulebook import lexicon_for, sync_rules
 from monitor.rules.ruleset import RuleSet, compile_query
@@ -35,14 +35,13 @@ class BackfillReport:
 
 
 def backfill(
-    store: Store,
+    recorder: Recorder,
     settings: Settings,
     rule: str,
     *,
     since: datetime | None = None,
     on_document: Callable[[], None] | None = None,
 ) -> BackfillReport:
-    recorder = Recorder(store)
     recorder.catch_up()
     versions = sync_rules(recorder, settings.rules)
     configured = next(r for r in settings.rules if r.name == rule)
@@ -52,7 +51,7 @@ def backfill(
     report = BackfillReport()
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    with store.reading() as conn:
+    with recorder.store.reading() as conn:
         chunk: list[Document] = []
         for document in stored_documents(conn, since=since):
             chunk.append(document)

@@ -23,11 +23,13 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Connection
 
-from alerts.outbox.tables import ABANDONED, PENDING, deliveries_table
+from alerts.outbox.folds import ABANDONED, PENDING
+from alerts.outbox.queries import delivery_counts
 from monitor.errors import StoreError
-from monitor.eventlog.log import events_table
+from monitor.eventlog.log import EventLog
 from monitor.eventlog.store import Store
-from monitor.readmodels.tables import documents_table, feed_state_table
+from monitor.readmodels.documents import count_documents
+from monitor.readmodels.tables import feed_state_table
 
 log = logging.getLogger("monitor.metrics")
 
@@ -219,9 +221,9 @@ def _families() -> tuple[GaugeMetricFamily, ...]:
 
 def _read(conn: Connection) -> tuple[GaugeMetricFamily, ...]:
     pending, abandoned, last_success, failures, documents, head = _families()
-    states = _delivery_states(conn)
-    pending.add_metric([], states.get(PENDING, 0))
-    abandoned.add_metric([], states.get(ABANDONED, 0))
+    states = delivery_counts(conn, (PENDING, ABANDONED))
+    pending.add_metric([], states[PENDING])
+    abandoned.add_metric([], states[ABANDONED])
     # One row per feed ever polled: bounded by the configuration, not by traffic.
     feeds = feed_state_table.c
     for feed, success_at, count in conn.execute(
@@ -229,17 +231,9 @@ def _read(conn: Connection) -> tuple[GaugeMetricFamily, ...]:
     ):
         last_success.add_metric([feed], _timestamp(success_at))
         failures.add_metric([feed], count)
-    count_documents = sa.select(sa.func.count()).select_from(documents_table)
-    documents.add_metric([], conn.execute(count_documents).scalar_one())
-    head.add_metric([], conn.execute(sa.select(sa.func.max(events_table.c.seq))).scalar() or 0)
+    documents.add_metric([], count_documents(conn))
+    head.add_metric([], EventLog().head(conn))
     return pending, abandoned, last_success, failures, documents, head
-
-
-def _delivery_states(conn: Connection) -> dict[str, int]:
-    # Served by the (state, next_attempt_at) index: delivered rows are never visited.
-    state = deliveries_table.c.state
-    query = sa.select(state, sa.func.count()).where(state.in_([PENDING, ABANDONED])).group_by(state)
-    return {name: count for name, count in conn.execute(query)}
 
 
 def _timestamp(value: datetime | None) -> float:

@@ -8,15 +8,20 @@ losing or repeating work.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
+from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config.schedules import DAYS, Schedule
+
+Scheduler: TypeAlias = AsyncIOScheduler
 
 
 def digest_trigger(schedule: Schedule) -> BaseTrigger | None:
@@ -58,3 +63,9 @@ def make_scheduler(misfire_grace: float) -> AsyncIOScheduler:
             "misfire_grace_time": max(int(misfire_grace), 1),
         },
     )
+
+
+def move_job(scheduler: Scheduler, job_id: str, when: datetime) -> None:
+    """Run ``job_id`` next at ``when``; nothing when the job is gone (a reload removed it)."""
+    with contextlib.suppress(JobLookupError):
+        scheduler.modify_job(job_id, next_run_time=when)

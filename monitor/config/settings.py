@@ -13,95 +13,30 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from monitor.config.channels import CHANNEL_TYPES, ChannelSettings, FileChannel
+from monitor.config.fields import (
+    Duration,
+    HttpUrl,
+    Listen,
+    Name,
+    Query,
+    Schedule,
+    Section,
+    Size,
+    within,
 )
-
-from monitor.config.durations import parse_duration, parse_size
-from monitor.config.schedules import parse_quiet_hours, parse_schedule
-from monitor.errors import ConfigError, QueryError
-from monitor.rules.query import parse_query
+from monitor.errors import ConfigError
 
 DEFAULT_CONFIG = "config.toml"
 CONFIG_ENV = "MONITOR_CONFIG"
 STORE_URL_ENV = "MONITOR_STORE_URL"
-
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _check_name(value: str) -> str:
-    if not _NAME.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a valid name: use letters, digits, '.', '_' or '-' "
-            "(at most 64, starting with a letter or digit)"
-        )
-    return value
-
-
-def _check_env_name(value: str) -> str:
-    if not _ENV_NAME.fullmatch(value):
-        raise ValueError(f"{value!r} is not an environment variable name")
-    return value
-
-
-def _check_http_url(value: str) -> str:
-    if not re.match(r"https?://[^/\s]+", value):
-        raise ValueError(f"{value!r} is not an http:// or https:// URL")
-    return value
-
-
-def _check_schedule(value: str) -> str:
-    parse_schedule(value)
-    return value
-
-
-def _check_quiet_hours(value: str) -> str:
-    parse_quiet_hours(value)
-    return value
-
-
-def _check_listen(value: str) -> str:
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{value!r}: expected HOST:PORT, e.g. '127.0.0.1:8089'")
-    return value
-
-
-def _check_query(value: str) -> str:
-    try:
-        parse_query(value)
-    except QueryError as error:
-        raise ValueError(str(error)) from None
-    return value
-
-
-Name = Annotated[str, AfterValidator(_check_name)]
-EnvName = Annotated[str, AfterValidator(_check_env_name)]
-HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Size = Annotated[int, BeforeValidator(parse_size)]
-Schedule = Annotated[str, AfterValidator(_check_schedule)]
-Query = Annotated[str, AfterValidator(_check_query)]
-QuietHoursText = Annotated[str, AfterValidator(_check_quiet_hours)]
-Listen = Annotated[str, AfterValidator(_check_listen)]
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
 class StoreSettings(Section):
@@ -186,86 +121,6 @@ class RuleSettings(Section):
     enabled: bool = True
 
 
-class ChannelBase(Section):
-    """What every channel has: how digests are cut, and how failed attempts are retried."""
-
-    name: Name
-    # Stories shown in one digest; the rest are counted in an "and N more" line.
-    max_entries: int = Field(default=50, ge=1, le=1000)
-    max_attempts: int = Field(default=8, ge=1, le=100)
-    # The wait after the first failed attempt; each further failure doubles it, up to
-    # retry_max_backoff, with jitter so that retries from many digests do not arrive together.
-    retry_backoff: Duration = 30.0
-    retry_max_backoff: Duration = 3600.0
-    # Send the matches that `monitor rules backfill` recorded too (off: a backfill is a look
-    # at the past, not news).
-    include_backfill: bool = False
-    # A folder whose templates replace the defaults of the same name.
-    templates: Path | None = None
-    # "22:00-07:00 Europe/Warsaw": immediate digests wait and go out together when it ends.
-    quiet_hours: QuietHoursText | None = None
-
-
-class FileChannel(ChannelBase):
-    type: Literal["file"]
-    path: Path = Path("digests")
-    format: Literal["markdown", "html"] = "markdown"
-
-
-class WebhookChannel(ChannelBase):
-    type: Literal["webhook"]
-    url: HttpUrl
-    secret_env: EnvName | None = None
-    # "standard": our JSON body (webhook.json.j2); "slack": a Slack-compatible body (slack.json.j2).
-    format: Literal["standard", "slack"] = "standard"
-    timeout: Duration = 10.0
-    # Extra request headers; values may use ${ENV} for tokens.
-    headers: dict[str, str] = Field(default_factory=dict)
-    # Digests of this channel sent at once (different channels never wait for each other).
-    concurrency: int = Field(default=8, ge=1, le=64)
-
-
-class EmailChannel(ChannelBase):
-    type: Literal["email"]
-    to: list[str] = Field(min_length=1)
-    from_address: str = Field(default="monitor@localhost", alias="from")
-    smtp_host: str = "localhost"
-    smtp_port: int = Field(default=25, ge=1, le=65535)
-    security: Literal["plain", "starttls", "tls"] = "plain"
-    username_env: EnvName | None = None
-    password_env: EnvName | None = None
-    # A CA bundle to trust instead of the system's, for a server with a private certificate.
-    ca_file: Path | None = None
-    # The name to greet the server with (EHLO); default: this machine's fully qualified name.
-    helo: str | None = None
-    timeout: Duration = 30.0
-
-    @model_validator(mode="after")
-    def _login_pair(self) -> EmailChannel:
-        if (self.username_env is None) != (self.password_env is None):
-            raise ValueError("username_env and password_env go together: set both or neither")
-        return self
-
-
-class AppriseChannel(ChannelBase):
-    type: Literal["apprise"]
-    # Apprise URLs carry tokens, so they come from the environment (separated by spaces,
-    # commas or new lines).
-    urls_env: EnvName
-    timeout: Duration = 30.0
-
-
-ChannelSettings = Annotated[
-    FileChannel | WebhookChannel | EmailChannel | AppriseChannel, Field(discriminator="type")
-]
-CHANNEL_TYPES: dict[str, type[BaseModel]] = {
-    "file": FileChannel,
-    "webhook": WebhookChannel,
-    "email": EmailChannel,
-    "apprise": AppriseChannel,
-}
-
-
 class HttpSettings(Section):
     # Where /healthz, /readyz and /metrics listen; off unless set, e.g. "127.0.0.1:8089".
     listen: Listen | None = None
@@ -346,7 +201,7 @@ class Settings(Section):
 
     def path(self, value: Path) -> Path:
         """``value`` taken relative to the config file's folder."""
-        return value if value.is_absolute() else (self.base_dir / value)
+        return within(self.base_dir, value)
 
     @property
     def store_url(self) -> str:

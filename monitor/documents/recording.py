@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -18,22 +17,11 @@ from sqlalchemy.engine import Connection
 from monitor.documents.plan import Plan, Previous, plan_documents
 from monitor.documents.shapes import Document
 from monitor.eventlog.events import Event, RuleMatched
-from monitor.eventlog.log import EventLog
-from monitor.eventlog.store import Store
-from monitor.readmodels.tables import (
-    Projector,
-    document_texts,
-    documents_table,
-    known_documents,
-    matched_pairs,
-)
+from monitor.eventlog.recorder import Recorder
+from monitor.readmodels.documents import document_texts, known_documents
+from monitor.readmodels.rules import matched_pairs
+from monitor.readmodels.tables import documents_table
 from monitor.rules.matcher import Match
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,61 +35,31 @@ class Recorded:
     by_rule: tuple[tuple[str, int], ...] = ()
 
 
-class Recorder:
-    """Records batches of documents and source events on one store."""
+def record_documents(
+    recorder: Recorder,
+    documents: Sequence[Document],
+    summary: Callable[[Plan], Sequence[Event]] = lambda plan: (),
+    matches: Mapping[str, Sequence[Match]] | None = None,
+) -> Recorded:
+    """Append the events ``documents`` add, then ``summary(plan)`` (e.g. the poll's event).
 
-    def __init__(self, store: Store, *, clock: Clock = utc_now) -> None:
-        self.store = store
-        self.log = EventLog()
-        self.projector = Projector(self.log)
-        self.clock = clock
-
-    def record(
-        self,
-        documents: Sequence[Document],
-        summary: Callable[[Plan], Sequence[Event]] = lambda plan: (),
-        matches: Mapping[str, Sequence[Match]] | None = None,
-    ) -> Recorded:
-        """Append the events ``documents`` add, then ``summary(plan)`` (e.g. the poll's event).
-
-        ``matches`` (document_id -> rules it matches) adds the RuleMatched events.
-        """
-        with self.store.transaction() as conn:
-            known = _known(conn, documents)
-            already = matched_pairs(conn, known) if matches else set()
-            plan = plan_documents(documents, known, matches, already)
-            events = [*plan.events, *summary(plan)]
-            self.append_in(conn, events, expected=plan.expected)
-        by_rule = Counter(e.rule for e in plan.events if isinstance(e, RuleMatched))
-        return Recorded(
-            plan.new,
-            plan.revised,
-            plan.unchanged,
-            plan.duplicates,
-            plan.matched,
-            tuple(sorted(by_rule.items())),
-        )
-
-    def append(self, events: Sequence[Event]) -> None:
-        """Append events that carry no documents, and project them."""
-        with self.store.transaction() as conn:
-            self.append_in(conn, events)
-
-    def append_in(
-        self,
-        conn: Connection,
-        events: Sequence[Event],
-        *,
-        expected: Mapping[str, int] | None = None,
-    ) -> None:
-        """Append and project ``events`` in the caller's transaction (which read what
-        decided them, so the decision and its record commit together)."""
-        stored = self.log.append_stored(conn, events, expected=expected, now=self.clock())
-        self.projector.apply_appended(conn, stored)
-
-    def catch_up(self) -> int:
-        with self.store.transaction() as conn:
-            return self.projector.catch_up(conn)
+    ``matches`` (document_id -> rules it matches) adds the RuleMatched events.
+    """
+    with recorder.store.transaction() as conn:
+        known = _known(conn, documents)
+        already = matched_pairs(conn, known) if matches else set()
+        plan = plan_documents(documents, known, matches, already)
+        events = [*plan.events, *summary(plan)]
+        recorder.append_in(conn, events, expected=plan.expected)
+    by_rule = Counter(e.rule for e in plan.events if isinstance(e, RuleMatched))
+    return Recorded(
+        plan.new,
+        plan.revised,
+        plan.unchanged,
+        plan.duplicates,
+        plan.matched,
+        tuple(sorted(by_rule.items())),
+    )
 
 
 def _known(conn: Connection, documents: Sequence[Document]) -> dict[str, Previous]:

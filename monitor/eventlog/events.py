@@ -14,6 +14,8 @@ Streams group the events of one thing: ``document:<id>``, ``feed:<name>``,
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -26,10 +28,13 @@ class Event(BaseModel):
 
     type_name: ClassVar[str]
     schema_version: ClassVar[int] = 1
+    # The stream an event belongs to: its kind, and the field that names the thing.
+    stream_of: ClassVar[tuple[str, str]]
 
     @property
     def stream(self) -> str:
-        raise NotImplementedError
+        kind, key = self.stream_of
+        return f"{kind}:{getattr(self, key)}"
 
     def payload(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -58,9 +63,7 @@ class DocumentEvent(Event):
     content_hash: str
     author: str | None = None
 
-    @property
-    def stream(self) -> str:
-        return f"document:{self.document_id}"
+    stream_of: ClassVar[tuple[str, str]] = ("document", "document_id")
 
 
 class DocumentIngested(DocumentEvent):
@@ -82,6 +85,7 @@ class DocumentRevised(DocumentEvent):
 
 class FeedPolled(Event):
     type_name: ClassVar[str] = "FeedPolled"
+    stream_of: ClassVar[tuple[str, str]] = ("feed", "feed")
 
     feed: str
     url: str
@@ -100,13 +104,10 @@ class FeedPolled(Event):
     # Where a 301/308 on the way pointed, so the user can update config.toml.
     permanent_redirect: str | None = None
 
-    @property
-    def stream(self) -> str:
-        return f"feed:{self.feed}"
-
 
 class FeedNotModified(Event):
     type_name: ClassVar[str] = "FeedNotModified"
+    stream_of: ClassVar[tuple[str, str]] = ("feed", "feed")
 
     feed: str
     url: str
@@ -115,13 +116,10 @@ class FeedNotModified(Event):
     etag: str | None = None
     last_modified: str | None = None
 
-    @property
-    def stream(self) -> str:
-        return f"feed:{self.feed}"
-
 
 class FeedPollFailed(Event):
     type_name: ClassVar[str] = "FeedPollFailed"
+    stream_of: ClassVar[tuple[str, str]] = ("feed", "feed")
 
     feed: str
     url: str
@@ -134,15 +132,12 @@ class FeedPollFailed(Event):
     # Seconds the server asked us to wait (429/503 Retry-After); the next poll waits as long.
     retry_after: float | None = None
 
-    @property
-    def stream(self) -> str:
-        return f"feed:{self.feed}"
-
 
 class FeedHealthChanged(Event):
     """A feed started failing (``failures`` polls in a row) or recovered; alerts follow."""
 
     type_name: ClassVar[str] = "FeedHealthChanged"
+    stream_of: ClassVar[tuple[str, str]] = ("feed", "feed")
 
     feed: str
     url: str
@@ -151,15 +146,12 @@ class FeedHealthChanged(Event):
     category: str | None = None
     message: str | None = None
 
-    @property
-    def stream(self) -> str:
-        return f"feed:{self.feed}"
-
 
 class SeedFileFailed(Event):
     """A seed file could not be read; the other files still went in."""
 
     type_name: ClassVar[str] = "SeedFileFailed"
+    stream_of: ClassVar[tuple[str, str]] = ("seed", "path")
 
     path: str
     # unreadable, undecodable, malformed, unsupported, too_large
@@ -168,15 +160,12 @@ class SeedFileFailed(Event):
     # Size and modification time of the file, so an unchanged broken file is reported once.
     fingerprint: str | None = None
 
-    @property
-    def stream(self) -> str:
-        return f"seed:{self.path}"
-
 
 class RuleDefined(Event):
     """A rule as configured: first seen, or changed (``version`` counts the definitions)."""
 
     type_name: ClassVar[str] = "RuleDefined"
+    stream_of: ClassVar[tuple[str, str]] = ("rule", "rule")
 
     rule: str
     version: int
@@ -185,26 +174,20 @@ class RuleDefined(Event):
     schedule: str
     enabled: bool = True
 
-    @property
-    def stream(self) -> str:
-        return f"rule:{self.rule}"
-
 
 class RuleRemoved(Event):
     """The rule is no longer in the configuration; its matches stay on record."""
 
     type_name: ClassVar[str] = "RuleRemoved"
+    stream_of: ClassVar[tuple[str, str]] = ("rule", "rule")
 
     rule: str
     version: int
 
-    @property
-    def stream(self) -> str:
-        return f"rule:{self.rule}"
-
 
 class RuleMatched(Event):
     type_name: ClassVar[str] = "RuleMatched"
+    stream_of: ClassVar[tuple[str, str]] = ("rule", "rule")
 
     rule: str
     # The version of the rule's definition (RuleDefined.version) that made the match.
@@ -223,10 +206,6 @@ class RuleMatched(Event):
     # Recorded by `monitor rules backfill` for a document stored before the rule existed.
     backfill: bool = False
 
-    @property
-    def stream(self) -> str:
-        return f"rule:{self.rule}"
-
 
 class DigestAssembled(Event):
     """A digest, recorded before any attempt to send it: the outbox's entry.
@@ -236,6 +215,7 @@ class DigestAssembled(Event):
     """
 
     type_name: ClassVar[str] = "DigestAssembled"
+    stream_of: ClassVar[tuple[str, str]] = ("digest", "digest_id")
 
     digest_id: str
     rule: str
@@ -250,19 +230,13 @@ class DigestAssembled(Event):
     # alerts.message.Message as JSON: subject and rendered parts.
     message: dict[str, Any]
 
-    @property
-    def stream(self) -> str:
-        return f"digest:{self.digest_id}"
-
 
 class DeliveryEvent(Event):
     digest_id: str
     rule: str
     channel: str
 
-    @property
-    def stream(self) -> str:
-        return f"digest:{self.digest_id}"
+    stream_of: ClassVar[tuple[str, str]] = ("digest", "digest_id")
 
 
 class DeliverySucceeded(DeliveryEvent):
@@ -312,6 +286,7 @@ class ChannelDisabled(Event):
     """The channel's endpoint said it is gone (HTTP 410): nothing is sent until it changes."""
 
     type_name: ClassVar[str] = "ChannelDisabled"
+    stream_of: ClassVar[tuple[str, str]] = ("channel", "channel")
 
     channel: str
     reason: str
@@ -319,21 +294,14 @@ class ChannelDisabled(Event):
     # A digest of the channel's destination (URL): a new destination enables it again.
     destination: str
 
-    @property
-    def stream(self) -> str:
-        return f"channel:{self.channel}"
-
 
 class ChannelEnabled(Event):
     type_name: ClassVar[str] = "ChannelEnabled"
+    stream_of: ClassVar[tuple[str, str]] = ("channel", "channel")
 
     channel: str
     reason: str
     destination: str
-
-    @property
-    def stream(self) -> str:
-        return f"channel:{self.channel}"
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -379,3 +347,40 @@ def decode(type_name: str, schema_version: int, data: dict[str, Any]) -> Event:
     """The typed event for a stored row (upcast first)."""
     cls = EVENT_TYPES[type_name]
     return cls.model_validate(upcast(type_name, schema_version, data))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as read back from the log; ``data`` is already upcast to the current schema.
+
+    Projections fold these; it lives here, beside the events, so that a fold needs nothing
+    of the database to be written or tested.
+    """
+
+    seq: int
+    id: str
+    type: str
+    stream: str
+    version: int
+    recorded_at: datetime
+    data: dict[str, Any]
+
+    @property
+    def event(self) -> Event:
+        return decode(self.type, _CURRENT, self.data)
+
+    def envelope(self) -> dict[str, Any]:
+        """The JSON shape of ``monitor events --json`` (a contract: see DESIGN.md)."""
+        return {
+            "seq": self.seq,
+            "id": self.id,
+            "type": self.type,
+            "stream": self.stream,
+            "version": self.version,
+            "recorded_at": self.recorded_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "data": self.data,
+        }
+
+
+# ``StoredEvent.data`` is upcast on read, so decoding it again starts from the current version.
+_CURRENT = 1 << 30

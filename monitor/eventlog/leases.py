@@ -24,14 +24,14 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel
 
-from monitor.eventlog.log import UTCDateTime
-from monitor.eventlog.store import Store, in_chunks
+from monitor.eventlog.store import Store, UTCDateTime, in_chunks
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -208,10 +208,22 @@ def leave(store: Store, worker_id: str) -> None:
         )
 
 
-def workers(store: Store) -> list[dict[str, object]]:
-    """Every worker that has said it is alive, with the leases it holds now."""
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """A worker that has said it is alive, and the leases it holds now."""
+
+    worker_id: str
+    host: str
+    pid: int
+    started_at: datetime
+    last_seen: datetime
+    leases: tuple[str, ...]
+
+
+def workers(store: Store) -> list[Worker]:
+    """Every worker that has said it is alive, the longest running first."""
     with store.reading() as conn:
-        rows = [dict(r) for r in conn.execute(sa.select(workers_table)).mappings()]
+        rows = conn.execute(sa.select(workers_table)).mappings().all()
         now = datetime.now(UTC)
         held: dict[str, list[str]] = {}
         query = sa.select(leases_table.c.owner, leases_table.c.name).where(
@@ -219,6 +231,15 @@ def workers(store: Store) -> list[dict[str, object]]:
         )
         for owner, name in conn.execute(query):
             held.setdefault(owner, []).append(name)
-    for row in rows:
-        row["leases"] = sorted(held.get(str(row["worker_id"]), []))
-    return sorted(rows, key=lambda r: str(r["started_at"]))
+    found = [
+        Worker(
+            worker_id=row["worker_id"],
+            host=row["host"],
+            pid=row["pid"],
+            started_at=row["started_at"],
+            last_seen=row["last_seen"],
+            leases=tuple(sorted(held.get(row["worker_id"], []))),
+        )
+        for row in rows
+    ]
+    return sorted(found, key=lambda worker: str(worker.started_at))

@@ -38,19 +38,18 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
 from monitor.errors import ConcurrencyError
-from monitor.eventlog.events import Event, decode, upcast
-from monitor.eventlog.store import bulk_write, db_datetime, in_chunks, serialise
+from monitor.eventlog.events import Event, StoredEvent, upcast
+from monitor.eventlog.store import UTCDateTime, bulk_write, db_datetime, in_chunks, serialise
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias), not a BIGINT one.
 SeqType = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -59,26 +58,6 @@ JsonType = sa.JSON().with_variant(JSONB(), "postgresql")
 # Held by every transaction that appends or projects, until it ends (see the module docstring).
 APPEND_LOCK = "monitor.event_log:append"
 _LOG_SCHEMA = "monitor.event_log:schema"  # a connection's cache of its events table's schema
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """Timestamps stored as UTC and read back as aware UTC datetimes on every backend.
-
-    SQLite has no timezone type: ``DateTime(timezone=True)`` silently drops the offset there.
-    """
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given where a UTC time is required")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
 
 
 class EventRecord(SQLModel, table=True):
@@ -103,39 +82,6 @@ class EventRecord(SQLModel, table=True):
 
 
 events_table: sa.Table = EventRecord.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """An event as read back from the log; ``data`` is already upcast to the current schema."""
-
-    seq: int
-    id: str
-    type: str
-    stream: str
-    version: int
-    recorded_at: datetime
-    data: dict[str, Any]
-
-    @property
-    def event(self) -> Event:
-        return decode(self.type, _CURRENT, self.data)
-
-    def envelope(self) -> dict[str, Any]:
-        """The JSON shape of ``monitor events --json`` (a contract: see DESIGN.md)."""
-        return {
-            "seq": self.seq,
-            "id": self.id,
-            "type": self.type,
-            "stream": self.stream,
-            "version": self.version,
-            "recorded_at": self.recorded_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "data": self.data,
-        }
-
-
-# ``StoredEvent.data`` is upcast on read, so decoding it again starts from the current version.
-_CURRENT = 1 << 30
 
 
 class EventLog:

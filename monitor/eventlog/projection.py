@@ -3,8 +3,10 @@
 A :class:`Projection` folds each event into the row it concerns (previous
 row and event in, next row out). A :class:`RowsProjection` is for events
 that each add rows which never change afterwards (the documents a digest
-covers). The :class:`~monitor.readmodels.tables.Projector` applies both kinds and
-keeps their checkpoints.
+covers). The :class:`Projector` applies both kinds and keeps their
+checkpoints, the last ``seq`` each has applied, in the same transaction as
+their rows, so a crash can neither apply an event twice nor skip one. Which
+projections there are is the caller's to say: the kernel knows none of them.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from typing import Any, Protocol
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlmodel import Field, SQLModel
 
-from monitor.eventlog.log import StoredEvent, UTCDateTime
-from monitor.eventlog.store import bulk_write, db_datetime, in_chunks
+from monitor.eventlog.events import StoredEvent
+from monitor.eventlog.log import EventLog
+from monitor.eventlog.store import UTCDateTime, bulk_write, db_datetime, in_chunks
 
 Row = dict[str, Any]
 
@@ -154,3 +158,134 @@ class RowsProjection:
         if values:
             key = [c.name for c in self.table.primary_key.columns]
             bulk_write(conn, self.table, self._columns.names, values, upsert_key=key)
+
+
+class CheckpointRow(SQLModel, table=True):
+    __tablename__ = "projection_checkpoints"
+
+    name: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))
+
+
+checkpoints_table: sa.Table = CheckpointRow.__table__  # type: ignore[attr-defined]
+
+
+class Projector:
+    """Brings every projection up to the head of the log.
+
+    Every entry point takes the log's append lock first (:meth:`EventLog.lock`; a transaction
+    that appended already holds it): two writers projecting at once would otherwise both read
+    the same checkpoints and apply the same events twice, and a catch-up could record a head
+    above an event still in flight, skipping it for good.
+    """
+
+    def __init__(
+        self,
+        log: EventLog,
+        projections: Sequence[Applies],
+        *,
+        batch_size: int = 5000,
+    ) -> None:
+        self.log = log
+        self.projections = tuple(projections)
+        self.batch_size = batch_size
+
+    def catch_up(self, conn: Connection, progress: Callable[[int], None] | None = None) -> int:
+        """Apply every event not yet applied; returns how many events were read."""
+        self.log.lock(conn)
+        checkpoints = self._checkpoints(conn)
+        start = min(checkpoints.get(p.name, 0) for p in self.projections)
+        head = self.log.head(conn)
+        if head <= start:
+            return 0
+        read = 0
+        batch: list[StoredEvent] = []
+        # No type filter: the scan follows the primary key, where a filter would make SQLite
+        # read the type index and sort; events no projection handles are simply skipped.
+        for event in self.log.read(conn, after=start):
+            batch.append(event)
+            if len(batch) >= self.batch_size:
+                read += self._apply(conn, batch, checkpoints, progress)
+                batch = []
+        read += self._apply(conn, batch, checkpoints, progress)
+        self._save_checkpoints(conn, {p.name: head for p in self.projections})
+        return read
+
+    def apply_appended(self, conn: Connection, appended: Sequence[StoredEvent]) -> None:
+        """Project events just appended in this transaction, without reading them back.
+
+        Only when every projection was at the head just before them; otherwise (or when
+        their seqs are unknown: ``appended`` is empty) this catches up from the log.
+        """
+        self.log.lock(conn)
+        checkpoints = self._checkpoints(conn)
+        before = appended[0].seq - 1 if appended else -1
+        if not appended or any(checkpoints.get(p.name, 0) != before for p in self.projections):
+            self.catch_up(conn)
+            return
+        self._apply(conn, list(appended), checkpoints, None)
+        self._save_checkpoints(conn, {p.name: appended[-1].seq for p in self.projections})
+
+    def rebuild(self, conn: Connection, progress: Callable[[int], None] | None = None) -> int:
+        """Drop every projection table and fold the whole log into fresh ones.
+
+        Returns the number of events the projections now cover (the log head).
+        """
+        self.log.lock(conn)
+        head = self.log.head(conn)
+        for projection in self.projections:
+            projection.table.drop(conn, checkfirst=True)
+            # Secondary indexes are built once at the end: cheaper than maintaining them per row.
+            conn.execute(sa.schema.CreateTable(projection.table))
+            self._rebuild_one(conn, projection, head, progress)
+            for index in projection.table.indexes:
+                index.create(conn)
+        self._save_checkpoints(conn, {p.name: head for p in self.projections})
+        return head
+
+    def _rebuild_one(
+        self,
+        conn: Connection,
+        projection: Applies,
+        head: int,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        handles = set(projection.handles)
+        if projection.bulk is not None:
+            statement = projection.bulk.statement(conn, projection.table)
+            for low in range(0, head, self.batch_size * 10):
+                high = min(low + self.batch_size * 10, head)
+                conn.exec_driver_sql(statement, (low, high))
+                if progress is not None:
+                    progress(high - low)
+            handles.discard(projection.bulk.event_type)
+        # What the bulk insert did not cover (revisions, feed polls) folds in seq order on top.
+        batch: list[StoredEvent] = []
+        for event in self.log.read(conn, types=sorted(handles)):
+            batch.append(event)
+            if len(batch) >= self.batch_size:
+                projection.apply(conn, batch)
+                batch = []
+        projection.apply(conn, batch)
+
+    def _apply(
+        self,
+        conn: Connection,
+        batch: list[StoredEvent],
+        checkpoints: dict[str, int],
+        progress: Callable[[int], None] | None,
+    ) -> int:
+        for projection in self.projections:
+            done = checkpoints.get(projection.name, 0)
+            projection.apply(conn, [e for e in batch if e.seq > done])
+        if progress is not None and batch:
+            progress(len(batch))
+        return len(batch)
+
+    def _checkpoints(self, conn: Connection) -> dict[str, int]:
+        rows = conn.execute(sa.select(checkpoints_table.c.name, checkpoints_table.c.seq))
+        return {name: seq for name, seq in rows}
+
+    def _save_checkpoints(self, conn: Connection, values: dict[str, int]) -> None:
+        rows = list(values.items())
+        bulk_write(conn, checkpoints_table, ("name", "seq"), rows, upsert_key=("name",))

@@ -2,8 +2,9 @@
 
 SQLite is the embedded default (WAL so readers never block the writer, a
 busy timeout so a second process waits rather than fails); PostgreSQL runs
-the same code through psycopg 3. Opening a store migrates its schema
-(:mod:`monitor.eventlog.migrations`), so there is no separate init or upgrade step.
+the same code through psycopg 3. Opening a store only connects: bringing its schema up
+to date is :mod:`monitor.eventlog.migrations`' job, which the application does on every
+start (``monitor.app.wiring.open_log``), so there is no separate init or upgrade step.
 """
 
 from __future__ import annotations
@@ -16,9 +17,29 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 
 from monitor.errors import StoreError
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timestamps stored as UTC and read back as aware UTC datetimes on every backend.
+
+    SQLite has no timezone type: ``DateTime(timezone=True)`` silently drops the offset there.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a UTC time is required")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
 
 
 def _dumps(value: Any) -> str:
@@ -32,6 +53,11 @@ class Store:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    @property
+    def url(self) -> str:
+        """The database's URL with its password hidden, fit for messages."""
+        return self.engine.url.render_as_string(hide_password=True)
 
     @property
     def dialect(self) -> str:
@@ -126,22 +152,13 @@ def db_datetime(conn: Connection, value: datetime | None) -> Any:
     )
 
 
-def open_store(url: str, *, busy_timeout: float = 30.0, create: bool = True) -> Store:
-    """Connect to ``url`` and, unless ``create`` is false, bring its schema up to date."""
-    engine = _engine(url, busy_timeout)
-    if create:
-        # Imported here: the migrations fold projections, whose modules import this one.
-        from monitor.eventlog.migrations import migrate
+def open_store(url: str, *, busy_timeout: float = 30.0) -> Store:
+    """Connect to ``url`` (nothing is read or written until it is used).
 
-        try:
-            migrate(engine)
-        except (sa.exc.OperationalError, sa.exc.ProgrammingError) as error:
-            engine.dispose()
-            raise StoreError(f"cannot open the database {_safe(url)}: {error.orig}") from error
-        except StoreError as error:
-            engine.dispose()
-            raise StoreError(f"cannot open the database {_safe(url)}: {error}") from error
-    return Store(engine)
+    Its schema is not brought up to date here: :func:`monitor.eventlog.migrations.migrate`
+    does that, with the projections its caller names (``monitor.app.wiring.open_log``).
+    """
+    return Store(_engine(url, busy_timeout))
 
 
 def _engine(url: str, busy_timeout: float) -> Engine:
@@ -185,7 +202,3 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.pop("immediate", False) else "BEGIN")
-
-
-def _safe(url: str) -> str:
-    return sa.engine.make_url(url).render_as_string(hide_password=True)

@@ -11,9 +11,11 @@ errors until someone clicks refresh; we would rather keep asking, slowly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the annotation only: this module stays free of the database
+    from monitor.readmodels.feeds import FeedState
 
 
 def poll_delay(
@@ -34,28 +36,27 @@ def poll_delay(
 
 
 def next_poll_at(
-    state: Mapping[str, Any] | None,
+    state: FeedState | None,
     interval: float,
     *,
     max_backoff: float,
     url: str | None = None,
 ) -> datetime | None:
-    """When the feed is next due, from its ``feed_state`` row; None means now (never polled,
+    """When the feed is next due, from its recorded state; None means now (never polled,
     or its URL changed since the last poll)."""
-    if state is None or (url is not None and state.get("url") != url):
+    if state is None or (url is not None and state.url != url):
         return None
     delay = poll_delay(
         interval,
-        int(state.get("consecutive_failures") or 0),
+        state.consecutive_failures,
         max_backoff=max_backoff,
-        retry_after=state.get("retry_after"),
+        retry_after=state.retry_after,
     )
-    last: datetime = state["last_polled_at"]
-    return last + timedelta(seconds=delay)
+    return state.last_polled_at + timedelta(seconds=delay)
 
 
 def is_due(
-    state: Mapping[str, Any] | None,
+    state: FeedState | None,
     interval: float,
     now: datetime,
     *,

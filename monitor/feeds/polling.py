@@ -19,21 +19,24 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlsplit
+
+import httpx
 
 from monitor.config.secrets import expand_headers
 from monitor.config.settings import FeedSettings, FetchSettings
 from monitor.documents.normalise import normalise_entry
 from monitor.documents.plan import Plan
-from monitor.documents.recording import Recorder
+from monitor.documents.recording import record_documents
 from monitor.documents.shapes import Document
 from monitor.errors import FetchError, SourceError
 from monitor.eventlog.events import Event, FeedNotModified, FeedPolled, FeedPollFailed
+from monitor.eventlog.recorder import Recorder
 from monitor.feeds.fetch import FetchLimits, FetchResult, fetch, make_client
 from monitor.feeds.fulltext import RateLimiter, full_texts
 from monitor.feeds.parse import parse_feed
-from monitor.readmodels.tables import feed_states, known_documents
+from monitor.readmodels.documents import known_documents
+from monitor.readmodels.feeds import FeedState, feed_states
 from monitor.rules.matcher import Match, active
 
 log = logging.getLogger("monitor.polling")
@@ -133,7 +136,7 @@ class Poller:
         self._page_rates: dict[str, RateLimiter] = {}
 
     async def poll(
-        self, feeds: Sequence[FeedSettings], *, client: Any | None = None
+        self, feeds: Sequence[FeedSettings], *, client: httpx.AsyncClient | None = None
     ) -> list[PollOutcome]:
         """Poll each of ``feeds`` once, concurrently; returns one outcome per feed.
 
@@ -149,7 +152,7 @@ class Poller:
 
         async def one(feed: FeedSettings) -> None:
             async with self._gate, self._host_gate(feed.url):
-                outcome = await self._poll_one(client, feed, states.get(feed.name, {}))
+                outcome = await self._poll_one(client, feed, states.get(feed.name))
             outcomes.append(outcome)
             if self.on_outcome is not None:
                 self.on_outcome(outcome)
@@ -164,17 +167,19 @@ class Poller:
         return self._hosts[host]
 
     async def _poll_one(
-        self, client: Any, feed: FeedSettings, state: dict[str, Any]
+        self, client: httpx.AsyncClient, feed: FeedSettings, state: FeedState | None
     ) -> PollOutcome:
         started = time.monotonic()
         fetched_at = self.recorder.clock()
+        # Validators belong to the URL that gave them: a changed URL is fetched unconditionally.
+        known = state if state is not None and state.url == feed.url else None
         try:
             result = await fetch(
                 client,
                 feed.url,
                 limits=self.limits,
-                etag=state.get("etag") if state.get("url") == feed.url else None,
-                last_modified=state.get("last_modified") if state.get("url") == feed.url else None,
+                etag=known.etag if known else None,
+                last_modified=known.last_modified if known else None,
                 headers=_headers(feed),
             )
             if result.not_modified:
@@ -197,7 +202,9 @@ class Poller:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, parse_and_normalise, *args)
 
-    async def _with_full_text(self, client: Any, feed: FeedSettings, parsed: Parsed) -> Parsed:
+    async def _with_full_text(
+        self, client: httpx.AsyncClient, feed: FeedSettings, parsed: Parsed
+    ) -> Parsed:
         """New and changed items get their page's main text, and are matched on it.
 
         The content hash stays the one of the feed's own entry, so the next poll of an
@@ -259,7 +266,7 @@ class Poller:
                 )
             ]
 
-        recorded = self.recorder.record(parsed.documents, summary, parsed.matches)
+        recorded = record_documents(self.recorder, parsed.documents, summary, parsed.matches)
         log.info(
             "feed %s: %d entries, %d new, %d revised",
             feed.name,

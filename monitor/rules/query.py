@@ -24,11 +24,15 @@ Keywords are uppercase only: ``and``, ``or``, ``not`` and ``near`` are words.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import TypeAlias
 
-from monitor.errors import QueryError
+from monitor.rules.query_lexer import (
+    QueryToken,
+    describe,
+    query_error,
+    tokenize_query,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +98,6 @@ class Lang:
 
 Node: TypeAlias = Word | Phrase | Prefix | And | Or | Not | Near | Title | Lang
 
-DEFAULT_NEAR = 10
-MAX_NEAR = 100
 MAX_DEPTH = 50  # of parentheses and NOT
 FIELDS = ("title:", "lang:")
 # ISO 639-1 as published, with the withdrawn "bh" (Bihari) that older metadata still carries.
@@ -109,42 +111,23 @@ _ISO_639_1_CODES = """
     ve vi vo wa wo xh yi yo za zh zu"""
 ISO_639_1 = frozenset(_ISO_639_1_CODES.split())
 
-# Turkish writes suffixes after an apostrophe (Ermenistan'a, often with U+2019), and names
-# such as Nagorno-Karabakh carry hyphens: inside a word these belong to it.
-_JOINERS = frozenset("'\u2019-")
 _TERM = "a word, a \"phrase\", '(' or NOT"
 _MUST_MATCH = "a query needs at least one word, phrase or prefix that must match"
 
 
-# A token's kind: what it is, or the keyword or bracket itself.
-_Kind: TypeAlias = Literal[
-    "word", "prefix", "phrase", "field", "AND", "OR", "NOT", "NEAR", "(", ")", "end"
-]
-
 # Terms, title: and lang: bind tightest (4); parentheses make any group a term.
 _LEVELS: dict[type[Node], int] = {Or: 0, And: 1, Near: 2, Not: 3}
 _NAMES: dict[type[Node], str] = {Not: "NOT", Lang: "lang:", Title: "title:", And: "an AND group"}
-_OPERATORS = frozenset({"AND", "OR", "NOT", "NEAR"})
 _TERM_STARTS = frozenset({"word", "prefix", "phrase", "field", "(", "NOT"})
-_KEYWORDS: dict[str, _Kind] = {"AND": "AND", "OR": "OR", "NOT": "NOT"}
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: _Kind
-    text: str  # exactly as written, so len(text) is how far the token reaches
-    position: int
-    words: tuple[str, ...] = ()
-    distance: int = DEFAULT_NEAR
 
 
 def parse_query(text: str) -> Node:
     """The AST of ``text``; raises :class:`QueryError` naming the position and what was expected."""
     if not text.strip():
-        raise _error(0, f"empty query, expected {_TERM}")
-    node = _Parser(_tokenize(text)).parse()
+        raise query_error(0, f"empty query, expected {_TERM}")
+    node = _Parser(tokenize_query(text)).parse()
     if not _has_positive(node):
-        raise _error(0, _MUST_MATCH)
+        raise query_error(0, _MUST_MATCH)
     return node
 
 
@@ -186,113 +169,10 @@ def _escape(word: str) -> str:
     return word.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _error(position: int, message: str) -> QueryError:
-    return QueryError(f"at {position}: {message}", position=position)
-
-
-def _is_letter(char: str) -> bool:
-    # Marks as well as letters: Arabic vowel signs and Devanagari matras sit inside words.
-    return bool(char) and unicodedata.category(char)[0] in "LMN"
-
-
-def _tokenize(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char.isspace():
-            index += 1
-            continue
-        if char in "()":
-            token = _Token("(" if char == "(" else ")", char, index)
-        elif char == '"':
-            token = _phrase(text, index)
-        elif _is_letter(char):
-            token = _word(text, index)
-        else:
-            raise _stray(char, index)
-        tokens.append(token)
-        index += len(token.text)
-    tokens.append(_Token("end", "", len(text)))
-    return tokens
-
-
-def _word(text: str, start: int) -> _Token:
-    end = start + 1
-    while end < len(text):
-        if _is_letter(text[end]):
-            end += 1
-        elif text[end] in _JOINERS and _is_letter(text[end + 1 : end + 2]):
-            end += 2
-        else:
-            break
-    word, following = text[start:end], text[end : end + 1]
-    if following == "*":
-        if end - start < 2:
-            raise _error(start, "a prefix needs at least 2 characters before '*', as in arme*")
-        if _is_letter(text[end + 1 : end + 2]):
-            raise _error(end, "'*' may only end a word, as in arme*")
-        return _Token("prefix", text[start : end + 1], start)
-    if following == ":":
-        return _Token("field", text[start : end + 1], start)
-    if word == "NEAR":
-        return _near(text, start, end)
-    return _Token(_KEYWORDS.get(word, "word"), word, start)
-
-
-def _near(text: str, start: int, end: int) -> _Token:
-    if text[end : end + 1] != "/":
-        return _Token("NEAR", "NEAR", start)
-    stop = end + 1
-    # Take everything up to a separator so that NEAR/3.5 and NEAR/-2 are read as one bad distance.
-    while stop < len(text) and not text[stop].isspace() and text[stop] not in '()"':
-        stop += 1
-    digits = text[end + 1 : stop]
-    if not (digits.isascii() and digits.isdigit() and 1 <= int(digits) <= MAX_NEAR):
-        raise _error(end + 1, f"NEAR distance must be a whole number from 1 to {MAX_NEAR}")
-    return _Token("NEAR", text[start:stop], start, distance=int(digits))
-
-
-def _phrase(text: str, start: int) -> _Token:
-    chars: list[str] = []
-    index = start + 1
-    while index < len(text):
-        char = text[index]
-        if char == "\\" and text[index + 1 : index + 2] in ('"', "\\"):
-            chars.append(text[index + 1])
-            index += 2
-            continue
-        if char == '"':
-            words = tuple("".join(chars).split())
-            if not words:
-                raise _error(start, "empty phrase; put words between the quotes")
-            return _Token("phrase", text[start : index + 1], start, words=words)
-        chars.append(char)
-        index += 1
-    raise _error(start, f"unterminated phrase opened at {start}")
-
-
-def _stray(char: str, position: int) -> QueryError:
-    if char == "-":
-        return _error(position, "unexpected '-'; to exclude a term write NOT before it")
-    if char == "*":
-        return _error(position, "a prefix needs at least 2 characters before '*', as in arme*")
-    shown = f"'{char}'" if char.isprintable() else f"U+{ord(char):04X}"
-    return _error(position, f"unexpected {shown}; words are letters and digits, with ' or - inside")
-
-
-def _describe(token: _Token) -> str:
-    if token.kind == "end":
-        return "end of query"
-    if token.kind == "phrase":
-        return "a phrase"
-    return token.text if token.kind in _OPERATORS else f"'{token.text}'"
-
-
 class _Parser:
     """Recursive descent, one method per precedence level of the grammar."""
 
-    def __init__(self, tokens: list[_Token]) -> None:
+    def __init__(self, tokens: list[QueryToken]) -> None:
         self._tokens = tokens
         self._index = 0
         self._in_title = False
@@ -303,26 +183,26 @@ class _Parser:
         token = self._peek()
         # Every other token starts or joins a term, so only ')' can stop the parse early.
         if token.kind != "end":
-            raise _error(token.position, f"unexpected {_describe(token)} with no '(' before it")
+            raise query_error(token.position, f"unexpected {describe(token)} with no '(' before it")
         return node
 
-    def _peek(self) -> _Token:
+    def _peek(self) -> QueryToken:
         return self._tokens[self._index]
 
-    def _next(self) -> _Token:
+    def _next(self) -> QueryToken:
         token = self._tokens[self._index]
         self._index = min(self._index + 1, len(self._tokens) - 1)
         return token
 
     # ``after`` is the operator whose operand is being read, for "expected a word after AND".
-    def _or(self, after: _Token | None) -> Node:
+    def _or(self, after: QueryToken | None) -> Node:
         children = [self._and(after)]
         while self._peek().kind == "OR":
             operator = self._next()
             children.append(self._and(operator))
         return _join(Or, children)
 
-    def _and(self, after: _Token | None) -> Node:
+    def _and(self, after: QueryToken | None) -> Node:
         children = [self._near(after)]
         while True:
             token = self._peek()
@@ -333,7 +213,7 @@ class _Parser:
             else:
                 return _join(And, children)
 
-    def _near(self, after: _Token | None) -> Node:
+    def _near(self, after: QueryToken | None) -> Node:
         start = self._peek().position
         first = self._unary(after)
         if self._peek().kind != "NEAR":
@@ -343,7 +223,7 @@ class _Parser:
         while self._peek().kind == "NEAR":
             operator = self._next()
             if operator.distance != distance:
-                raise _error(
+                raise query_error(
                     operator.position,
                     f"a NEAR chain takes one distance, found NEAR/{operator.distance}"
                     f" after NEAR/{distance}",
@@ -352,7 +232,7 @@ class _Parser:
             children.append(_near_operand(self._unary(operator), start))
         return Near(tuple(children), distance)
 
-    def _unary(self, after: _Token | None) -> Node:
+    def _unary(self, after: QueryToken | None) -> Node:
         token = self._peek()
         if token.kind != "NOT":
             return self._primary(after)
@@ -362,14 +242,14 @@ class _Parser:
         # NOT NOT x means x: one form keeps the matcher and format_query simple.
         return child.child if isinstance(child, Not) else Not(child)
 
-    def _nest(self, token: _Token) -> None:
+    def _nest(self, token: QueryToken) -> None:
         # A bound on '(' and NOT keeps a pathological query a QueryError instead of a
         # RecursionError, here and in whatever walks the AST.
         self._depth += 1
         if self._depth > MAX_DEPTH:
-            raise _error(token.position, f"more than {MAX_DEPTH} levels of '(' and NOT")
+            raise query_error(token.position, f"more than {MAX_DEPTH} levels of '(' and NOT")
 
-    def _primary(self, after: _Token | None) -> Node:
+    def _primary(self, after: QueryToken | None) -> Node:
         token = self._next()
         if token.kind == "word":
             return Word(token.text, token.position)
@@ -382,33 +262,33 @@ class _Parser:
             node = self._or(None)
             closing = self._next()
             if closing.kind != ")":
-                raise _error(closing.position, f"unclosed '(' opened at {token.position}")
+                raise query_error(closing.position, f"unclosed '(' opened at {token.position}")
             self._depth -= 1
             return node
         if token.kind == "field":
             return self._field(token)
         if after is None:
-            raise _error(token.position, f"unexpected {_describe(token)}, expected {_TERM}")
-        raise _error(
-            after.position, f"expected a word after {after.text}, found {_describe(token)}"
+            raise query_error(token.position, f"unexpected {describe(token)}, expected {_TERM}")
+        raise query_error(
+            after.position, f"expected a word after {after.text}, found {describe(token)}"
         )
 
-    def _field(self, field: _Token) -> Node:
+    def _field(self, field: QueryToken) -> Node:
         if field.text == "title:":
             operand = self._peek()
             if operand.kind not in {"word", "prefix", "phrase", "("}:
-                found = _describe(operand)
-                raise _error(field.position, f"expected a word after title:, found {found}")
+                found = describe(operand)
+                raise query_error(field.position, f"expected a word after title:, found {found}")
             outer, self._in_title = self._in_title, True
             child = self._primary(field)
             self._in_title = outer
             return Title(child)
         if field.text == "lang:":
             if self._in_title:
-                raise _error(field.position, "lang: cannot be used inside title:")
+                raise query_error(field.position, "lang: cannot be used inside title:")
             return self._lang()
         known = ", ".join(FIELDS)
-        raise _error(field.position, f"unknown field '{field.text}'; known fields: {known}")
+        raise query_error(field.position, f"unknown field '{field.text}'; known fields: {known}")
 
     def _lang(self) -> Lang:
         opening = self._next()
@@ -417,20 +297,22 @@ class _Parser:
         codes = {_code(self._next())}
         while (token := self._next()).kind != ")":
             if token.kind == "end":
-                raise _error(token.position, f"unclosed '(' opened at {opening.position}")
+                raise query_error(token.position, f"unclosed '(' opened at {opening.position}")
             if token.kind != "OR":
-                raise _error(
-                    token.position, f"lang:(...) joins codes with OR, found {_describe(token)}"
+                raise query_error(
+                    token.position, f"lang:(...) joins codes with OR, found {describe(token)}"
                 )
             codes.add(_code(self._next()))
         return Lang(frozenset(codes))
 
 
-def _code(token: _Token) -> str:
+def _code(token: QueryToken) -> str:
     if token.kind == "word" and token.text in ISO_639_1:
         return token.text
-    found = _describe(token)
-    raise _error(token.position, f"lang: expects ISO 639-1 codes such as pl or ru, found {found}")
+    found = describe(token)
+    raise query_error(
+        token.position, f"lang: expects ISO 639-1 codes such as pl or ru, found {found}"
+    )
 
 
 def _join(kind: type[And] | type[Or], children: list[Node]) -> Node:
@@ -445,7 +327,7 @@ def _near_operand(node: Node, position: int) -> Node:
     members = node.children if isinstance(node, Or) else (node,)
     for member in members:
         if not isinstance(member, Word | Phrase | Prefix):
-            raise _error(
+            raise query_error(
                 position,
                 "NEAR joins words, phrases, prefixes or (x OR y) groups of them,"
                 f" found {_node_name(member)}",

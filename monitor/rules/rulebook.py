@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from monitor.config.settings import RuleSettings, Settings
-from monitor.documents.recording import Recorder
 from monitor.eventlog.events import Event, RuleDefined, RuleRemoved
-from monitor.readmodels.tables import rule_rows
+from monitor.eventlog.recorder import Recorder
+from monitor.readmodels.rules import RuleRecord, rule_records
 from monitor.rules.lemmas import configure
 from monitor.rules.lexicon import Lexicon, build_lexicon, default_lexicon
 from monitor.rules.matcher import Matcher
@@ -22,21 +22,21 @@ from monitor.rules.ruleset import RuleSet, compile_query
 
 
 def plan_rule_events(
-    configured: Sequence[RuleSettings], recorded: Mapping[str, Mapping[str, object]]
+    configured: Sequence[RuleSettings], recorded: Mapping[str, RuleRecord]
 ) -> list[Event]:
     """The rule events that bring the log in line with the configuration (pure)."""
     events: list[Event] = []
     for rule in configured:
         row = recorded.get(rule.name)
-        current = (rule.query, list(rule.channels), rule.schedule, rule.enabled)
+        current = (rule.query, tuple(rule.channels), rule.schedule, rule.enabled)
         recorded_as = (
             None
-            if row is None or row["removed"]
-            else (row["query"], row["channels"], row["schedule"], row["enabled"])
+            if row is None or row.removed
+            else (row.query, row.channels, row.schedule, row.enabled)
         )
         if recorded_as == current:
             continue
-        version = int(str(row["version"])) + 1 if row is not None else 1
+        version = row.version + 1 if row is not None else 1
         events.append(
             RuleDefined(
                 rule=rule.name,
@@ -49,21 +49,21 @@ def plan_rule_events(
         )
     names = {rule.name for rule in configured}
     for name, row in sorted(recorded.items()):
-        if name not in names and not row["removed"]:
-            events.append(RuleRemoved(rule=name, version=int(str(row["version"]))))
+        if name not in names and not row.removed:
+            events.append(RuleRemoved(rule=name, version=row.version))
     return events
 
 
 def sync_rules(recorder: Recorder, configured: Sequence[RuleSettings]) -> dict[str, int]:
     """Record rule changes; returns each configured rule's current version."""
     with recorder.store.reading() as conn:
-        recorded = rule_rows(conn)
+        recorded = rule_records(conn)
     events = plan_rule_events(configured, recorded)
     if events:
         recorder.append(events)
         with recorder.store.reading() as conn:
-            recorded = rule_rows(conn)
-    return {rule.name: int(recorded[rule.name]["version"]) for rule in configured}
+            recorded = rule_records(conn)
+    return {rule.name: recorded[rule.name].version for rule in configured}
 
 
 def lexicon_for(settings: Settings) -> Lexicon:

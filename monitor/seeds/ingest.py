@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.documents.normalise import normalise_entry
-from monitor.documents.recording import Recorder
+from monitor.documents.recording import record_documents
 from monitor.documents.shapes import Document
 from monitor.eventlog.events import SeedFileFailed
+from monitor.eventlog.recorder import Recorder
 from monitor.rules.matcher import active
 from monitor.seeds.scan import SeedFileError, scan_seeds
 
@@ -72,7 +73,7 @@ def _flush(recorder: Recorder, pending: list[Document], report: SeedReport) -> N
     matches = {}
     if matcher is not None:
         matches = {d.document_id: found for d in pending if (found := matcher.match(d))}
-    recorded = recorder.record(pending, matches=matches)
+    recorded = record_documents(recorder, pending, matches=matches)
     report.documents += len(pending)
     report.new += recorded.new
     report.revised += recorded.revised

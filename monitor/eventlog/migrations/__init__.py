@@ -1,4 +1,7 @@
-"""Schema migrations, applied by :func:`monitor.eventlog.store.open_store` every time a store opens.
+"""Schema migrations: :func:`migrate` brings a store's tables up to date with this release.
+
+The application calls it every time it opens the log (``monitor.app.wiring.open_log``),
+with the projections it keeps, so there is no separate init or upgrade step.
 
 Two kinds of tables, two policies:
 
@@ -8,10 +11,11 @@ Two kinds of tables, two policies:
   ``0001`` is the table as releases before migrations made it with ``create_all``, so a
   database from one of them (an ``events`` table, no ``alembic_version``) is stamped
   ``0001`` without being touched, then upgraded like any other.
-- Every other table of ``SQLModel.metadata`` is derived (projections, checkpoints,
-  leases): missing ones are created from the current models, and a table whose columns
-  differ from its model is dropped and made again. When that touches a projection, every
-  projection is rebuilt from the log. Derived tables need no revisions.
+- Every other table is derived: the tables of the projections the caller hands in, the
+  projection checkpoints, and the workers' leases. Missing ones are created from the
+  current models, and a table whose columns differ from its model is dropped and made
+  again. When that touches a projection, every projection is rebuilt from the log.
+  Derived tables need no revisions.
 
 Order and locking: first a read-only look, with no lock and without importing Alembic,
 so that opening an up-to-date database (every start but the first after an upgrade)
@@ -37,13 +41,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
-from sqlmodel import SQLModel
+from sqlalchemy.engine import Connection
 
 from monitor.errors import StoreError
+from monitor.eventlog.leases import leases_table, workers_table
 from monitor.eventlog.log import EventLog
-from monitor.eventlog.store import serialise, write_transaction
-from monitor.readmodels.tables import PROJECTIONS, Projector, checkpoints_table
+from monitor.eventlog.projection import Applies, Projector, checkpoints_table
+from monitor.eventlog.store import Store, serialise, write_transaction
 
 log = logging.getLogger("monitor.migrations")
 
@@ -51,9 +55,8 @@ LOG_TABLES = frozenset({"events"})
 INITIAL = "0001"  # the log as create_all made it before there were migrations
 VERSION_TABLE = "alembic_version"
 VERSIONS = Path(__file__).parent / "versions"
-
-# Derived tables whose rows come from the log: a change to any of them means a rebuild.
-_FOLDED = frozenset({p.table.name for p in PROJECTIONS} | {checkpoints_table.name})
+# Derived tables of the kernel itself, beside the projections' own.
+KERNEL_TABLES = (checkpoints_table, leases_table, workers_table)
 
 
 @functools.cache
@@ -67,18 +70,26 @@ def head() -> str:
     return known()[-1]
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the database of ``engine`` (one made by :mod:`monitor.eventlog.store`) up to date."""
-    with engine.connect() as conn:
-        plan = _look(conn)
+def migrate(store: Store, projections: Sequence[Applies]) -> None:
+    """Bring the database of ``store`` up to date: the log's revisions, then the derived
+    tables (``projections``' and the kernel's). Raises :class:`StoreError` saying why not."""
+    try:
+        _migrate(store, _Derived.of(projections))
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as error:
+        raise StoreError(str(error.orig)) from error
+
+
+def _migrate(store: Store, derived: _Derived) -> None:
+    with store.engine.connect() as conn:
+        plan = _look(conn, derived)
     if plan.settled:
         return
     # Only now: importing Alembic takes longer (~80 ms) than checking a settled database.
     from monitor.eventlog.migrations import revisions
 
-    with write_transaction(engine) as conn:
+    with write_transaction(store.engine) as conn:
         serialise(conn, "monitor.migrations")
-        plan = _look(conn)
+        plan = _look(conn, derived)
         current = plan.revision
         if current is None and "events" in plan.tables:
             log.info("event log made before migrations: stamping it at revision %s", INITIAL)
@@ -87,7 +98,22 @@ def migrate(engine: Engine) -> None:
         if current != head():
             log.info("event log schema: %s -> %s", current or "new", head())
             revisions.upgrade(conn)
-        _fix_derived(conn, plan)
+        _fix_derived(conn, plan, derived)
+
+
+@dataclass(frozen=True)
+class _Derived:
+    """The derived tables of a release, and which of them are folded from the log."""
+
+    projections: tuple[Applies, ...]
+    tables: tuple[sa.Table, ...]  # none refers to another (no foreign keys): any order works
+    folded: frozenset[str]  # a change to any of these means a rebuild
+
+    @classmethod
+    def of(cls, projections: Sequence[Applies]) -> _Derived:
+        tables = {t.name: t for t in (*(p.table for p in projections), *KERNEL_TABLES)}
+        folded = frozenset({p.table.name for p in projections} | {checkpoints_table.name})
+        return cls(tuple(projections), tuple(tables.values()), folded)
 
 
 @dataclass(frozen=True)
@@ -104,7 +130,7 @@ class _Plan:
         return self.revision == head() and not (self.missing or self.outdated or self.indexes)
 
 
-def _look(conn: Connection) -> _Plan:
+def _look(conn: Connection, derived: _Derived) -> _Plan:
     """What this database needs, found without writing anything."""
     inspector = sa.inspect(conn)
     tables = frozenset(inspector.get_table_names())
@@ -118,14 +144,13 @@ def _look(conn: Connection) -> _Plan:
             f"its event log is at schema revision {revision}, newer than this release of "
             f"news-monitor knows (up to {head()}): upgrade news-monitor"
         )
-    derived = [t for t in SQLModel.metadata.sorted_tables if t.name not in LOG_TABLES]
-    present = [t for t in derived if t.name in tables]
+    present = [t for t in derived.tables if t.name in tables]
     columns = _reflected(inspector.get_multi_columns, present)
     indexes = _reflected(inspector.get_multi_indexes, present)
     outdated = tuple(
         t for t in present if {c["name"] for c in columns[t.name]} != set(t.columns.keys())
     )
-    missing = tuple(t for t in derived if t.name not in tables)
+    missing = tuple(t for t in derived.tables if t.name not in tables)
     return _Plan(
         tables=tables,
         revision=revision,
@@ -140,8 +165,8 @@ def _look(conn: Connection) -> _Plan:
         ),
         # A projection created empty beside a log that has events (one new in this
         # release, or one dropped by hand) would miss what the log says: fold it all again.
-        rebuild=any(t.name in _FOLDED for t in outdated)
-        or (any(t.name in _FOLDED for t in missing) and _has_events(conn, tables)),
+        rebuild=any(t.name in derived.folded for t in outdated)
+        or (any(t.name in derived.folded for t in missing) and _has_events(conn, tables)),
     )
 
 
@@ -159,15 +184,16 @@ def _has_events(conn: Connection, tables: frozenset[str]) -> bool:
     return conn.exec_driver_sql("SELECT 1 FROM events LIMIT 1").first() is not None
 
 
-def _fix_derived(conn: Connection, plan: _Plan) -> None:
+def _fix_derived(conn: Connection, plan: _Plan, derived: _Derived) -> None:
     """Create the derived tables that are missing, remake those that changed shape."""
     if plan.outdated:
         log.warning("tables %s changed shape: remaking them", [t.name for t in plan.outdated])
     for table in reversed(plan.outdated):
         table.drop(conn)
-    SQLModel.metadata.create_all(conn, tables=[*plan.missing, *plan.outdated])
+    for table in (*plan.missing, *plan.outdated):
+        table.create(conn)
     for index in plan.indexes:
         index.create(conn)
     if plan.rebuild:
         log.warning("rebuilding the projections from the log")
-        Projector(EventLog()).rebuild(conn)
+        Projector(EventLog(), derived.projections).rebuild(conn)

@@ -1,0 +1,36 @@
+"""What every command needs: where the config is, the settings loaded on first use, the log."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from monitor.app.wiring import opened_log
+from monitor.config.settings import Settings, config_path, load_settings
+from monitor.eventlog.recorder import Recorder
+
+
+class App:
+    def __init__(self, config: str | None) -> None:
+        self.config_file = config_path(config)
+        self._settings: Settings | None = None
+        self.log_level = logging.WARNING
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_file)
+        return self._settings
+
+    @contextmanager
+    def log(self) -> Iterator[Recorder]:
+        """The configured database, brought up to date, for the length of the command."""
+        settings = self.settings
+        with opened_log(settings.store_url, busy_timeout=settings.store.busy_timeout) as recorder:
+            yield recorder
+
+
+pass_app = click.make_pass_decorator(App)

@@ -1,0 +1,133 @@
+"""``monitor rules``: list, test (a backfill preview), explain and backfill."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+from rich.table import Table
+
+from monitor.app.backfill import backfill
+from monitor.cli.context import App, pass_app
+from monitor.cli.output import print_table, progress
+from monitor.config.settings import RuleSettings
+from monitor.documents.shapes import Document
+from monitor.errors import UsageError
+from monitor.readmodels.documents import count_documents, stored_documents
+from monitor.readmodels.rules import rule_records
+from monitor.rules.analysis import analyse
+from monitor.rules.explain import explain
+from monitor.rules.matcher import Match, Matcher
+from monitor.rules.rulebook import lexicon_for
+from monitor.rules.ruleset import RuleSet, compile_query
+from monitor.rules.snippets import mark
+
+
+@click.group()
+def rules() -> None:
+    """Watch rules: list, preview, explain and backfill."""
+
+
+@rules.command("list")
+@pass_app
+def rules_list(app: App) -> None:
+    """The configured rules, with their recorded version and match count."""
+    with app.log() as recorder, recorder.store.reading() as conn:
+        recorded = rule_records(conn)
+    table = Table(box=None, pad_edge=False)
+    for column in ("rule", "version", "enabled", "schedule", "channels", "matches", "query"):
+        table.add_column(column)
+    for rule in app.settings.rules:
+        record = recorded.get(rule.name)
+        version = "-" if record is None else str(record.version)
+        if record and (record.query, record.schedule) != (rule.query, rule.schedule):
+            version += " (changed: recorded at the next run)"
+        table.add_row(
+            rule.name,
+            version,
+            "yes" if rule.enabled else "no",
+            rule.schedule,
+            ", ".join(rule.channels),
+            str(record.matches if record else 0),
+            rule.query,
+        )
+    print_table(table)
+
+
+@rules.command("test")
+@click.argument("query")
+@click.option("--limit", type=click.IntRange(min=1), default=20, help="Print at most N matches.")
+@pass_app
+def rules_test(app: App, query: str, limit: int) -> None:
+    """Run QUERY over every stored document and print what it matches (a backfill preview)."""
+    lexicon = lexicon_for(app.settings)
+    matcher = Matcher(RuleSet.build([compile_query(query, lexicon, name="test")]), lexicon)
+    shown = total = seen = 0
+    with (
+        app.log() as recorder,
+        recorder.store.reading() as conn,
+        progress("matching") as advance,
+    ):
+        advance.total(count_documents(conn))
+        for document in stored_documents(conn):
+            seen += 1
+            advance(1)
+            for match in matcher.match(document):
+                total += 1
+                if shown < limit:
+                    shown += 1
+                    _print_match(document, match)
+    click.echo(
+        f"{total} of {seen} stored document(s) match"
+        + (f" ({shown} shown)" if total > shown else "")
+    )
+
+
+@rules.command("explain")
+@click.argument("rule")
+@click.argument("document_id")
+@pass_app
+def rules_explain(app: App, rule: str, document_id: str) -> None:
+    """Why DOCUMENT_ID did or did not match RULE, word by word."""
+    configured = _configured(app, rule)
+    with app.log() as recorder, recorder.store.reading() as conn:
+        found = list(stored_documents(conn, ids=[document_id]))
+    if not found:
+        raise UsageError(f"no stored document with id {document_id!r} (see 'monitor events')")
+    document = found[0]
+    lexicon = lexicon_for(app.settings)
+    compiled = compile_query(configured.query, lexicon, name=rule)
+    doc = analyse(document.title, document.text, document.language, lexicon)
+    click.echo(f"{rule} on {document_id} ({document.source}): {document.title}")
+    for line in explain(compiled, doc):
+        click.echo(line)
+
+
+@rules.command("backfill")
+@click.argument("rule")
+@click.option(
+    "--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only documents stored since DATE."
+)
+@pass_app
+def rules_backfill(app: App, rule: str, since: datetime | None) -> None:
+    """Record RULE's matches among documents stored before it existed (marked as backfill)."""
+    _configured(app, rule)
+    with app.log() as recorder, progress("backfilling") as advance:
+        report = backfill(recorder, app.settings, rule, since=since, on_document=lambda: advance(1))
+    click.echo(
+        f"{rule}: {report.matched} new match(es) recorded as backfill "
+        f"among {report.documents} document(s); {report.already} already matched"
+    )
+
+
+def _configured(app: App, rule: str) -> RuleSettings:
+    configured = {r.name: r for r in app.settings.rules}
+    if rule not in configured:
+        raise UsageError(f"no rule named {rule!r}; configured: {', '.join(configured) or 'none'}")
+    return configured[rule]
+
+
+def _print_match(document: Document, match: Match) -> None:
+    click.echo(f"{document.document_id}  {document.language}  {document.source}  {document.title}")
+    for snippet in match.snippets:
+        click.echo(f"    {snippet['field']}: {mark(snippet, '[', ']')}")
