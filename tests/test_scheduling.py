@@ -12,7 +12,7 @@ import pytest
 from alerts.channels import kind_of
 from alerts.health import health_change, health_message
 from monitor.app.scheduler import digest_trigger, feed_trigger
-from monitor.config.schedules import parse_quiet_hours, parse_schedule
+from monitor.config.digest_schedules import parse_quiet_hours, parse_schedule
 from monitor.config.settings import settings_from_dict
 from monitor.feeds.politeness import is_due, next_poll_at, poll_delay
 from monitor.readmodels.feeds import FeedState

@@ -22,7 +22,7 @@ from alerts.outbox.checks import renderers
 from alerts.outbox.queries import disabled_channels, pending_matches
 from alerts.rendering import Renderer
 from monitor.config.channels import Channel
-from monitor.config.schedules import parse_quiet_hours
+from monitor.config.digest_schedules import parse_quiet_hours
 from monitor.config.settings import FeedSettings, HealthSettings, RuleSettings
 from monitor.eventlog.events import ChannelEnabled, DigestAssembled, Event, FeedHealthChanged
 from monitor.eventlog.recorder import Recorder

@@ -159,19 +159,20 @@ def find_digest(conn: Connection, prefix: str) -> DeliveryRecord:
     return DeliveryRecord.from_row(rows[0])
 
 
-def digest_entries(conn: Connection, digests: Collection[str]) -> list[dict[str, Any]]:
-    """The stories (leads and copies) the given digests showed, as their events recorded them."""
+def published_times(conn: Connection, digests: Collection[str]) -> list[str]:
+    """When each story the given digests showed (leads and copies) was published, as recorded
+    (ISO 8601 with the precision its source gave; empty when unknown)."""
     d, ev = deliveries_table.c, events_table.c
     query = (
         sa.select(ev.data)
         .join(deliveries_table, ev.seq == d.assembled_seq)
         .where(d.digest_id.in_(list(digests)))
     )
-    found: list[dict[str, Any]] = []
+    found: list[str] = []
     for (data,) in conn.execute(query):
         for entry in data.get("entries", []):
-            found.append(entry)
-            found.extend(entry.get("copies", []))
+            for story in (entry, *entry.get("copies", [])):
+                found.append(str(story.get("published") or ""))
     return found
 
 

@@ -19,7 +19,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.config.schedules import DAYS, Schedule
+from monitor.config.digest_schedules import DAYS, Schedule
 
 Scheduler: TypeAlias = AsyncIOScheduler
 

@@ -13,8 +13,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
+from monitor.config.digest_schedules import parse_quiet_hours, parse_schedule
 from monitor.config.durations import parse_duration, parse_size
-from monitor.config.schedules import parse_quiet_hours, parse_schedule
 from monitor.errors import QueryError
 from monitor.rules.query import parse_query
 

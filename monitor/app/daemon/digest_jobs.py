@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 
 from alerts.outbox.assembly import assemble
 from alerts.outbox.delivery import deliver
-from alerts.outbox.queries import digest_entries
+from alerts.outbox.queries import published_times
 from monitor.app.daemon.runtime import Runtime
 from monitor.app.scheduler import digest_trigger
-from monitor.config.schedules import parse_schedule
+from monitor.config.digest_schedules import parse_schedule
 
 # Polls finishing within this many seconds of each other share one immediate digest.
 IMMEDIATE_DEBOUNCE = 0.5
@@ -83,10 +83,10 @@ class DigestJobs:
         if not digests:
             return
         with self.runtime.recorder.store.reading() as conn:
-            entries = digest_entries(conn, digests)
+            times = published_times(conn, digests)
         now = self.runtime.clock()
-        for entry in entries:
-            published = _published(str(entry.get("published") or ""))
+        for value in times:
+            published = _published(value)
             if published is not None:
                 self.runtime.metrics.lag((now - published).total_seconds())
 

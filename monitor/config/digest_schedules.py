@@ -13,6 +13,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from monitor.config.cron import check_cron
+
 Kind = Literal["immediate", "hourly", "daily", "weekly", "cron"]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
@@ -53,7 +55,7 @@ def parse_schedule(text: str) -> Schedule:
         )
     if len(words) in (5, 6) and all(_CRON_FIELD.fullmatch(w) for w in words[:5]):
         zone = _zone(words[5]) if len(words) == 6 else "UTC"
-        _check_cron(" ".join(words[:5]), zone)
+        _check_cron(" ".join(words[:5]))
         return Schedule("cron", zone, cron=" ".join(words[:5]))
     raise ValueError(
         f"{text!r}: expected 'immediate', 'hourly', 'daily HH:MM [TZ]', "
@@ -79,12 +81,9 @@ def _zone(name: str) -> str:
     return name
 
 
-def _check_cron(expression: str, zone: str) -> None:
-    # APScheduler is the one that will run it, so let it be the judge of the syntax.
-    from apscheduler.triggers.cron import CronTrigger
-
+def _check_cron(expression: str) -> None:
     try:
-        CronTrigger.from_crontab(expression, timezone=ZoneInfo(zone))
+        check_cron(expression)
     except ValueError as error:
         raise ValueError(f"{expression!r} is not a valid cron line: {error}") from None
 
