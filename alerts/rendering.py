@@ -23,6 +23,8 @@ from markupsafe import Markup, escape
 from alerts.digest import Digest, Entry, MatchedDocument, digest_id
 from monitor.errors import ConfigError
 
+# Template kind -> file name. A channel may also name a template file as its kind
+# ("teams.json.j2"): adding a channel needs its template, not an entry here.
 TEMPLATES = {
     "subject": "subject.txt.j2",
     "email_text": "email.txt.j2",
@@ -96,13 +98,13 @@ class Renderer:
         self.env.filters.update(FILTERS)
 
     def render(self, kind: str, digest: Digest) -> str:
-        return self.env.get_template(TEMPLATES[kind]).render(digest=digest)
+        return self.env.get_template(template_file(kind)).render(digest=digest)
 
     def check(self, kinds: tuple[str, ...] = tuple(TEMPLATES)) -> None:
         """Load and render every template against a sample; ConfigError naming file and line."""
         problems = []
         for kind in kinds:
-            name = TEMPLATES[kind]
+            name = template_file(kind)
             try:
                 output = self.render(kind, sample_digest())
                 if name.endswith(".json.j2"):
@@ -120,6 +122,11 @@ class Renderer:
         if self.folder is not None and (self.folder / name).exists():
             return str(self.folder / name)
         return f"alerts/templates/{name}"
+
+
+def template_file(kind: str) -> str:
+    """The file a template kind is read from (see :data:`TEMPLATES`)."""
+    return TEMPLATES.get(kind, kind)
 
 
 def _line(error: BaseException, name: str) -> str:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from monitor.config.channels import FileChannel
-from monitor.config.durations import format_duration, parse_duration, parse_size
 from monitor.config.digest_schedules import parse_schedule
+from monitor.config.durations import format_duration, parse_duration, parse_size
 from monitor.config.settings import config_path, load_settings
 from monitor.errors import ConfigError
 

@@ -30,7 +30,7 @@ trips per transaction and serialises only a transaction's append, projection
 and commit (what a writer reads to plan its events comes before); writers
 append in batches (one transaction per poll), so it is not a bottleneck here.
 A transaction that needs another advisory lock as well takes that one first
-(as ``alerts/outbox.py`` does), so no two can wait on each other in a cycle.
+(as ``alerts/outbox/assembly.py`` does), so no two can wait on each other in a cycle.
 """
 
 from __future__ import annotations
