@@ -10,6 +10,9 @@ start (``monitor.app.wiring.open_log``), so there is no separate init or upgrade
 from __future__ import annotations
 
 import contextlib
+import functools
+import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -176,7 +179,7 @@ def _engine(url: str, busy_timeout: float) -> Engine:
             json_deserializer=orjson.loads,
             connect_args={"timeout": busy_timeout, "isolation_level": None},
         )
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout))
         # With isolation_level None the driver no longer opens transactions itself; emit BEGIN.
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -188,9 +191,10 @@ def _engine(url: str, busy_timeout: float) -> Engine:
     )
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(busy_timeout: float, dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        _switch_to_wal(cursor, busy_timeout)
     # NORMAL is durable across application crashes in WAL mode (only an OS crash can lose the
     # last commits), and it is many times faster than FULL.
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -198,6 +202,28 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # 64 MiB of page cache: index maintenance during replays and large polls stays in memory.
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any, busy_timeout: float) -> None:
+    """Put a new database in WAL mode (it stays so: the mode is kept in the file).
+
+    The switch needs the database to itself, and SQLite refuses it at once, without waiting
+    for the busy timeout, while another connection is in a transaction: two processes that
+    open a new database together (a `monitor status` while the daemon starts) would see
+    "database is locked". So this connection waits for its turn, as long as the busy
+    timeout says a writer waits for the lock.
+    """
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 def _sqlite_begin(conn: Connection) -> None:
