@@ -9,6 +9,7 @@ import itertools
 import json
 import random
 import signal
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -180,6 +181,56 @@ def test_sigterm_exits_0_within_10_seconds_with_a_poll_in_flight(
     assert code == 0 and took < 10, daemon.log()
 
 
+def catches(pid: int, sig: signal.Signals) -> bool:
+    """Whether the process has a handler for ``sig`` (the kernel's SigCgt mask)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = int(
+        next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16
+    )
+    return bool(mask & (1 << (sig - 1)))
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.4, 1.2, 2.5])
+def test_a_stop_during_start_up_is_a_clean_exit(
+    tmp_path: Path, feed_server: FeedServer, delay: float
+) -> None:
+    """From the first statement on (not during the interpreter's own start, which no program
+    can guard), SIGTERM ends the daemon with 0 and a log line, whatever start-up is doing."""
+    feed = LiveFeed(feed_server)
+    with WebhookReceiver() as hook:
+        daemon = Daemon(config(tmp_path, feed.url, hook.url), ENV).start()
+        try:
+            assert daemon.process is not None
+            pid = daemon.process.pid
+            assert wait_until(lambda: catches(pid, signal.SIGTERM), 30)
+            assert "monitor started" not in daemon.log()  # caught from the start, not later
+            time.sleep(delay)
+            code, took = daemon.stop()
+        finally:
+            daemon.close()
+    assert code == 0 and took < 10, daemon.log()
+    assert "SIGTERM" in daemon.log()
+
+
+def test_a_reload_during_start_up_does_not_stop_the_daemon(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed = LiveFeed(feed_server)
+    with WebhookReceiver() as hook:
+        daemon = Daemon(config(tmp_path, feed.url, hook.url), ENV).start()
+        try:
+            assert daemon.process is not None
+            pid = daemon.process.pid
+            assert wait_until(lambda: catches(pid, signal.SIGHUP), 30)
+            assert "monitor started" not in daemon.log()
+            daemon.signal(signal.SIGHUP)
+            assert wait_until(lambda: "daemon: reloaded" in daemon.log(), 30), daemon.log()
+            assert daemon.alive() and wait_until(lambda: len(feed.hits) >= 1, 30)
+            assert daemon.stop()[0] == 0
+        finally:
+            daemon.close()
+
+
 def test_sigkill_at_random_points_loses_and_repeats_nothing(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
@@ -231,3 +282,37 @@ def test_sigkill_at_random_points_loses_and_repeats_nothing(
 
 def _delivered(hook: WebhookReceiver) -> int:
     return len({d for r in hook.requests for d in docs_in(json.loads(r.body))})
+
+
+@pytest.mark.parametrize(
+    ("args", "daemon"),
+    [
+        (["run"], True),
+        (["--config", "run", "-v", "run"], True),
+        (["-vv", "run", "--log-format", "json"], True),
+        (["run", "--once"], False),
+        (["run", "--help"], False),
+        (["--config", "run", "status"], False),
+        (["events", "--type", "run"], False),
+        ([], False),
+    ],
+)
+def test_only_the_daemon_holds_signals_from_its_first_statement(
+    args: list[str], daemon: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the command line is even imported, `monitor run` holds stop and reload signals;
+    every other command keeps the default (a stop ends it at once)."""
+    import monitor.__main__ as entry
+    import monitor.cli
+    from monitor.app import signals
+
+    seen: list[object] = []
+    monkeypatch.setattr(sys, "argv", ["monitor", *args])
+    monkeypatch.setattr(monitor.cli, "main", lambda: seen.append(signal.getsignal(signal.SIGTERM)))
+    saved = {sig: signal.getsignal(sig) for sig in signals.HELD}
+    try:
+        entry.main()
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    assert seen == [signals._note if daemon else saved[signal.SIGTERM]]

@@ -15,6 +15,8 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 
+from monitor.app.signals import default
+
 
 def _warm() -> None:
     """Load what workers need before forking them, so each does not pay for it again."""
@@ -51,7 +53,9 @@ def start_pool(feeds: int, workers: int | None = None) -> ProcessPoolExecutor | 
     _warm()
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    # A worker takes the default signal handling back: a stop meant for the daemon must not
+    # be held (or woken on) by a child the daemon will stop itself.
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=default)
     # Start every worker now, before the event loop starts any thread.
     list(pool.map(_started, range(workers)))
     return pool

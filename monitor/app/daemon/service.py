@@ -33,6 +33,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from alerts.outbox.assembly import enable_changed_channels
+from monitor.app import signals
 from monitor.app.daemon.digest_jobs import DigestJobs
 from monitor.app.daemon.feed_jobs import FeedJobs
 from monitor.app.daemon.heartbeat import Liveness, iso, write_heartbeat
@@ -61,13 +62,20 @@ class Daemon:
         self.pool: ProcessPoolExecutor | None = None
 
     def run(self) -> None:
-        """Run until SIGTERM or SIGINT; returns after a clean shutdown."""
+        """Run until SIGTERM or SIGINT; returns after a clean shutdown.
+
+        A stop signal during start-up is held (``monitor/app/signals.py``): start-up ends
+        at the next step, and nothing is left half done.
+        """
+        signals.hold()
         settings = self.settings
         recorder = open_log(
             settings.store_url, busy_timeout=settings.store.busy_timeout, clock=self.clock
         )
         store = recorder.store
         try:
+            if self._stopped_while_starting():
+                return
             recorder.catch_up()
             worker_id = new_worker_id()
             leases = None
@@ -87,6 +95,9 @@ class Daemon:
                 worker_id=worker_id,
             )
             activate_rules(self.runtime, settings)
+            if self._stopped_while_starting():
+                leave(store, worker_id)
+                return
             # Forked before the loop starts any thread (see monitor.app.workers.start_pool).
             self.pool = start_pool(len(enabled_feeds(settings)), settings.daemon.parse_workers)
             asyncio.run(self._main())
@@ -104,6 +115,12 @@ class Daemon:
         self.feeds = FeedJobs(runtime, on_matches=self.digests.flush_soon)
         self.reloader = Reloader(runtime, self._apply)
         loop.add_signal_handler(signal.SIGHUP, self.reloader.request)
+        # What arrived while starting is acted on now, in order: a stop, a reload.
+        for sig in signals.take():
+            if sig in signals.STOPS:
+                self._stop(sig)
+            else:
+                self.reloader.request()
         self.feeds.start(self.pool)
         runtime.metrics.watch(runtime.recorder.store)
         ops = self._start_ops()
@@ -118,6 +135,12 @@ class Daemon:
         self.liveness.ready = True
         await runtime.tasks.stopping.wait()
         await self._shutdown(ops)
+
+    def _stopped_while_starting(self) -> bool:
+        sig = signals.stop_requested()
+        if sig is not None:
+            log.info("%s during start-up: stopping before the daemon starts its jobs", sig.name)
+        return sig is not None
 
     def _stop(self, sig: signal.Signals) -> None:
         grace = self.runtime.settings.daemon.shutdown_grace
