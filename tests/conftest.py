@@ -1,10 +1,24 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
 from feedserver import FeedServer
 from stores import store, store_url  # noqa: F401  (fixtures for every test module)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Build the lemma dictionaries once, before any test runs (README, "Watch rules").
+
+    The first use of each language's dictionary on a machine builds it, tens of seconds
+    each. A daemon under test would otherwise build them inside a reload that a test
+    allows seconds for; on every later run this finds them built and costs a second.
+    A subprocess, so the tests' own process does not hold the dictionaries in memory.
+    """
+    code = "from monitor.rules.lemmas import warm; warm()"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 @pytest.fixture
