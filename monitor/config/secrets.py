@@ -31,20 +31,22 @@ def expand_headers(headers: Mapping[str, str], env: Mapping[str, str]) -> dict[s
 
 
 def missing(settings: Settings, env: Mapping[str, str], source: str) -> list[str]:
-    """One line per variable the configuration names that the environment does not set."""
+    """One line per variable the configuration names that the environment does not set.
+
+    A variable is named by any key ending in ``_env`` and by ``${NAME}`` in a ``headers``
+    value, in whichever section has them: a new channel type's secrets are checked too.
+    """
+    sections = [
+        *((f"feeds[{index}]", feed) for index, feed in enumerate(settings.feeds)),
+        *((f"channels[{index}]", channel) for index, channel in enumerate(settings.channels)),
+    ]
     problems = []
-    for index, feed in enumerate(settings.feeds):
-        for header, value in feed.headers.items():
-            for name in references(value):
-                if name not in env:
-                    problems.append(_unset(source, f"feeds[{index}].headers.{header}", name))
-    for index, channel in enumerate(settings.channels):
-        where = f"channels[{index}]"
-        for key in ("secret_env", "username_env", "password_env", "urls_env"):
-            variable: str | None = getattr(channel, key, None)
-            if variable is not None and not env.get(variable):
+    for where, section in sections:
+        for key in type(section).model_fields:
+            variable = getattr(section, key)
+            if key.endswith("_env") and variable is not None and not env.get(variable):
                 problems.append(_unset(source, f"{where}.{key}", variable))
-        for header, value in getattr(channel, "headers", {}).items():
+        for header, value in getattr(section, "headers", {}).items():
             for name in references(value):
                 if name not in env:
                     problems.append(_unset(source, f"{where}.headers.{header}", name))
