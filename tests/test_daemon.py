@@ -190,6 +190,14 @@ def catches(pid: int, sig: signal.Signals) -> bool:
     return bool(mask & (1 << (sig - 1)))
 
 
+def held_while_starting(daemon: Daemon, sig: signal.Signals) -> None:
+    """Wait until the daemon handles ``sig``, and check that it did so before it started."""
+    assert daemon.process is not None
+    pid = daemon.process.pid
+    assert wait_until(lambda: catches(pid, sig), 30)
+    assert "monitor started" not in daemon.log()  # handled from the start, not once running
+
+
 @pytest.mark.parametrize("delay", [0.0, 0.4, 1.2, 2.5])
 def test_a_stop_during_start_up_is_a_clean_exit(
     tmp_path: Path, feed_server: FeedServer, delay: float
@@ -200,10 +208,7 @@ def test_a_stop_during_start_up_is_a_clean_exit(
     with WebhookReceiver() as hook:
         daemon = Daemon(config(tmp_path, feed.url, hook.url), ENV).start()
         try:
-            assert daemon.process is not None
-            pid = daemon.process.pid
-            assert wait_until(lambda: catches(pid, signal.SIGTERM), 30)
-            assert "monitor started" not in daemon.log()  # caught from the start, not later
+            held_while_starting(daemon, signal.SIGTERM)
             time.sleep(delay)
             code, took = daemon.stop()
         finally:
@@ -219,10 +224,7 @@ def test_a_reload_during_start_up_does_not_stop_the_daemon(
     with WebhookReceiver() as hook:
         daemon = Daemon(config(tmp_path, feed.url, hook.url), ENV).start()
         try:
-            assert daemon.process is not None
-            pid = daemon.process.pid
-            assert wait_until(lambda: catches(pid, signal.SIGHUP), 30)
-            assert "monitor started" not in daemon.log()
+            held_while_starting(daemon, signal.SIGHUP)
             daemon.signal(signal.SIGHUP)
             assert wait_until(lambda: "daemon: reloaded" in daemon.log(), 30), daemon.log()
             assert daemon.alive() and wait_until(lambda: len(feed.hits) >= 1, 30)
