@@ -209,7 +209,10 @@ def test_rate_limiter_spaces_requests_at_the_server(feed_server: FeedServer) -> 
     gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
     assert len(arrivals) == 5
     assert arrivals[-1] - arrivals[0] >= 0.38
-    assert min(gaps) >= 0.08
+    # No two together, even after a stall. The limiter spaces the starts exactly (the tests
+    # with an injected clock below); the server stamps arrivals on threads of its own, whose
+    # scheduling adds jitter on a busy machine, so half an interval is the bound here.
+    assert min(gaps) >= 0.05
 
 
 class FakeTime:
@@ -238,6 +241,33 @@ def test_rate_limiter_queues_concurrent_callers_one_interval_apart() -> None:
 
     asyncio.run(go())
     assert fake.sleeps == [0.25, 0.5, 0.75, 1.0]
+
+
+def test_a_caller_that_wakes_late_moves_the_slots_after_it() -> None:
+    """The loop was busy for 0.6 s while three callers slept: they go one interval apart from
+    when the first of them really went, not all at once (as seen at a server under load)."""
+    fake = FakeTime(sleep_moves_clock=True)
+    starts: list[float] = []
+    stalled = False
+
+    async def late_sleep(seconds: float) -> None:
+        nonlocal stalled
+        await fake.sleep(seconds)
+        if not stalled:
+            stalled = True
+            fake.now += 0.6  # the event loop could not wake this caller on time
+
+    limiter = RateLimiter(10, clock=fake.clock, sleep=late_sleep)
+
+    async def request() -> None:
+        await limiter.acquire()
+        starts.append(round(fake.now, 6))
+
+    async def go() -> None:
+        await asyncio.gather(*(request() for _ in range(4)))
+
+    asyncio.run(go())
+    assert starts == [100.0, 100.7, 100.8, 100.9]
 
 
 def test_rate_limiter_spacing_with_an_injected_clock() -> None:

@@ -192,6 +192,10 @@ class WebhookReceiver:
             self._connections.discard(connection)
 
 
+class _Incomplete(Exception):
+    """The connection ended before the whole request had arrived."""
+
+
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     # The listen backlog: the default of 5 drops connections when a benchmark opens hundreds.
@@ -224,7 +228,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         receiver = self.server.receiver
-        body = self._read_body()
+        try:
+            body = self._read_body()
+        except _Incomplete:
+            # The sender went away mid-request (a worker killed while sending): nothing was
+            # delivered, as for any HTTP server, and nothing is recorded.
+            self.close_connection = True
+            return
         if body is None:
             self._answer(Respond(status=413))
             self.close_connection = True
@@ -246,19 +256,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return self._read_chunked()
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length <= MAX_BODY else None
+        return self._read(length) if length <= MAX_BODY else None
 
     def _read_chunked(self) -> bytes | None:
         body = bytearray()
         while len(body) <= MAX_BODY:
-            size = int(self.rfile.readline(1024).split(b";")[0].strip() or b"0", 16)
+            size = int(self._line().split(b";")[0].strip() or b"0", 16)
             if size == 0:
-                while self.rfile.readline(1024).strip():  # trailers, up to the blank line
+                while self._line().strip():  # trailers, up to the blank line
                     pass
                 return bytes(body)
-            body += self.rfile.read(size)
-            self.rfile.readline(1024)  # the CRLF after each chunk
+            body += self._read(size)
+            self._line()  # the CRLF after each chunk
         return None
+
+    def _read(self, size: int) -> bytes:
+        data = self.rfile.read(size)
+        if len(data) < size:
+            raise _Incomplete
+        return data
+
+    def _line(self) -> bytes:
+        line = self.rfile.readline(1024)
+        if not line.endswith(b"\n"):
+            raise _Incomplete
+        return line
 
     def _perform(self, action: Action) -> None:
         stopping = self.server.receiver.stopping

@@ -90,8 +90,10 @@ class RateLimiter:
 
     Fixed spacing rather than a bucket with a burst: these are a publisher's
     own pages, and a dozen new items must not arrive at its server at once.
-    Each caller takes the next free slot before it sleeps, so concurrent
-    callers queue in order without a lock.
+    Callers queue in order, one at a time, and the next slot counts from when
+    the last caller really went: a caller that wakes late (the event loop was
+    busy parsing) moves the slots after it along, instead of leaving the
+    callers behind it free to go at once.
     """
 
     def __init__(
@@ -107,14 +109,16 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._next: float | None = None
+        self._turn = asyncio.Lock()
 
     async def acquire(self) -> None:
         """Wait for this caller's slot."""
-        now = self._clock()
-        slot = now if self._next is None else max(now, self._next)
-        self._next = slot + self.interval
-        if slot > now:
-            await self._sleep(slot - now)
+        async with self._turn:
+            now = self._clock()
+            slot = now if self._next is None else max(now, self._next)
+            if slot > now:
+                await self._sleep(slot - now)
+            self._next = max(self._clock(), slot) + self.interval
 
 
 async def full_texts(
