@@ -36,7 +36,7 @@ import feedparser
 from monitor.documents.normalise import detect_language, html_to_text
 from monitor.rules.analysis import analyse
 from monitor.rules.lemmas import warm
-from monitor.rules.lexicon import default_lexicon
+from monitor.rules.lexicon_cache import default_lexicon
 from monitor.rules.ruleset import RuleSet, compile_query
 
 ROOT = Path(__file__).resolve().parents[1]

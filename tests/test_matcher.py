@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from monitor.documents.shapes import Document, Published
-from monitor.rules.analysis import Analysis, analyse
+from monitor.rules.analysed import Analysis
+from monitor.rules.analysis import analyse
 from monitor.rules.explain import explain
 from monitor.rules.lexicon import Lexicon, lexicon_from
 from monitor.rules.matcher import Matcher

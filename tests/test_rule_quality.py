@@ -17,7 +17,7 @@ import pytest
 
 from monitor.documents.normalise import detect_language
 from monitor.rules.analysis import analyse
-from monitor.rules.lexicon import default_lexicon
+from monitor.rules.lexicon_cache import default_lexicon
 from monitor.rules.ruleset import compile_query, evaluate
 
 HERE = Path(__file__).resolve().parent

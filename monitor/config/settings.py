@@ -94,11 +94,10 @@ class FeedSettings(Section):
 
 
 class MatchingSettings(Section):
-    # Languages whose words are lemmatised for rule matching (ISO 639-1). Each one's
-    # dictionary is built on first use and cached; concepts match in every language anyway.
-    lemma_languages: list[str] = Field(
-        default_factory=lambda: ["en", "pl", "ru", "uk", "de", "fr", "tr", "es", "it", "pt"]
-    )
+    # Languages whose words are lemmatised with simplemma (ISO 639-1): those with neither a
+    # dictionary (Polish, Russian) nor a Snowball stemmer, which need no setting. Each
+    # dictionary is built on first use and cached.
+    lemma_languages: list[str] = Field(default_factory=lambda: ["uk", "bg", "sk", "sl", "lv", "mk"])
 
     @field_validator("lemma_languages")
     @classmethod
@@ -111,6 +110,15 @@ class MatchingSettings(Section):
                 f"no lemma dictionary for {', '.join(unknown)}; available: {' '.join(sorted(SUPPORTED))}"
             )
         return value
+
+
+class ConceptChange(Section):
+    """``[concepts.<id or word>]``: forms the registry lacks, or forms it should not have."""
+
+    # Forms that name the concept in any language, written in full.
+    add: list[str] = Field(default_factory=list)
+    # Forms (casefolded when compared) the concept no longer has, whatever their source.
+    remove: list[str] = Field(default_factory=list)
 
 
 class RuleSettings(Section):
@@ -166,6 +174,8 @@ class Settings(Section):
     channels: list[ChannelSettings] = Field(default_factory=list)
     # Extra words a concept also goes by: {"armenia" = ["Hayastan", "Hayq"]}.
     aliases: dict[str, list[str]] = Field(default_factory=dict)
+    # Forms added to, or removed from, a concept of the registry (`monitor concepts show`).
+    concepts: dict[str, ConceptChange] = Field(default_factory=dict)
     # The folder that holds the config file; every relative path is taken from here.
     base_dir: Path = Field(default=Path(), exclude=True)
 

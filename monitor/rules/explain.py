@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.rules.analysis import Analysis
+from monitor.rules.analysed import Analysis
 from monitor.rules.ruleset import (
     CompiledRule,
     ConceptTerm,
@@ -12,7 +12,6 @@ from monitor.rules.ruleset import (
     children,
     describe,
     evaluate,
-    rule_lemma,
 )
 
 
@@ -56,7 +55,14 @@ def _misses(term: Term, doc: Analysis) -> list[str]:
             for m, why in dropped
         ]
     if isinstance(term, WordTerm):
-        root = rule_lemma(term.folded, doc.language)
-        also = f" nor a word with its lemma {root!r}" if root and root != term.folded else ""
-        return [f"no word {term.word!r}{also} in the document"]
+        ways = ["as written"]
+        language = doc.language
+        if dict(term.inflections).get(language):
+            ways.append(f"in its {language} inflections")
+        stem = dict(term.stems).get(language)
+        if stem:
+            ways.append(f"by its {language} stem {stem!r}")
+        if term.name:
+            ways.append(f"as a name in other spellings and scripts ({term.name}…)")
+        return [f"no word {term.word!r} in the document: looked for it {', '.join(ways)}"]
     return ["not found in the document"]

@@ -71,10 +71,11 @@ SUPPORTED = frozenset(
         "uk",
     ]
 )
-# Lemmatised by default: each language's dictionary is built on first use (seconds to
+# Lemmatised by default: the news languages that have neither a dictionary nor a Snowball
+# stemmer (monitor/rules/morphology.py). Each dictionary is built on first use (seconds to
 # tens of seconds, a few hundred MB while building), so only the languages a user asks for
-# in ``[matching] lemma_languages`` are; the others match by lexicon, surface and diacritics.
-COMMON = frozenset({"en", "pl", "ru", "uk", "de", "fr", "tr", "es", "it", "pt"})
+# in ``[matching] lemma_languages`` are.
+COMMON = frozenset({"uk", "bg", "sk", "sl", "lv", "mk"})
 _lock = threading.Lock()
 _lemmatizer: Any = None
 _factory: Any = None

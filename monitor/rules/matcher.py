@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.documents.shapes import Document
-from monitor.rules.analysis import Analysis, analyse
+from monitor.rules.analysed import Analysis
+from monitor.rules.analysis import analyse
 from monitor.rules.lexicon import Lexicon
 from monitor.rules.ruleset import Hit, RuleSet
 from monitor.rules.snippets import build_snippets

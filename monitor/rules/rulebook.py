@@ -16,7 +16,8 @@ from monitor.eventlog.events import Event, RuleDefined, RuleRemoved
 from monitor.eventlog.recorder import Recorder
 from monitor.readmodels.rules import RuleRecord, rule_records
 from monitor.rules.lemmas import configure
-from monitor.rules.lexicon import Lexicon, build_lexicon, default_lexicon
+from monitor.rules.lexicon import Lexicon
+from monitor.rules.lexicon_cache import build_lexicon
 from monitor.rules.matcher import Matcher
 from monitor.rules.ruleset import RuleSet, compile_query
 
@@ -67,11 +68,11 @@ def sync_rules(recorder: Recorder, configured: Sequence[RuleSettings]) -> dict[s
 
 
 def lexicon_for(settings: Settings) -> Lexicon:
-    """The lexicon with the user's aliases; also switches on the configured lemma languages."""
+    """The lexicon with the user's ``[aliases]`` and ``[concepts]``; also switches on the
+    configured lemma languages."""
     changed = configure(frozenset(settings.matching.lemma_languages))
-    if settings.aliases:
-        return build_lexicon(settings.aliases)
-    lexicon = default_lexicon()
+    changes = {key: change.model_dump() for key, change in settings.concepts.items()}
+    lexicon = build_lexicon(settings.aliases, changes)
     if changed:
         lexicon.word_cache.clear()  # it holds lemmas of the previous languages
         lexicon.lemma_forms.clear()

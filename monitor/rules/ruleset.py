@@ -1,9 +1,14 @@
 """Rules compiled once, matched against analysed documents (pure).
 
-Each rule's query becomes a tree of terms. A bare word that names a concept
-in the lexicon becomes a concept term (every form in every language); any
-other word matches its surface form, its lemma in the document's language,
-or the same letters without diacritics.
+Each rule's query becomes a tree of terms. A bare word (or a quoted phrase) that
+names a concept in the lexicon becomes a concept term: every form in every
+language. Any other word matches, in a document's language, the forms its own
+analysis gives (:mod:`monitor.rules.morphology`): its inflections (Polish,
+Russian), words with its stem (Snowball languages), words whose lemma it is, the
+same letters without diacritics, and, for a word written as a name, its spellings
+and inflections in other scripts (:mod:`monitor.rules.names`). Words are split as
+documents are (:func:`monitor.rules.text.words`): ``Rolls-Royce`` is the phrase
+"Rolls Royce", ``Ukrayna'ya`` is "Ukrayna ya".
 
 Presearch (the idea of Lucene Monitor/Luwak): from each rule we take a set of
 keys at least one of which any matching document must contain (a concept, a
@@ -19,11 +24,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from monitor.rules import morphology
 from monitor.rules import query as q
-from monitor.rules.analysis import Analysis, Key, Mention
-from monitor.rules.lemmas import enabled, lemma
+from monitor.rules.analysed import Analysis, Key, Mention
 from monitor.rules.lexicon import Lexicon
-from monitor.rules.text import fold, strip_diacritics
+from monitor.rules.names import is_name_form, looks_like_a_name, name_stem
+from monitor.rules.text import fold, strip_diacritics, words
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +53,36 @@ class WordTerm:
     word: str
     folded: str
     stripped: str
+    # language -> the word's forms there (Polish and Russian inflections), folded
+    inflections: tuple[tuple[str, frozenset[str]], ...] = ()
+    # language -> the word's Snowball stem there
+    stems: tuple[tuple[str, str], ...] = ()
+    # the key stem of a word written as a name, which its other spellings start with
+    name: str | None = None
+
+
+def word_term(word: str) -> WordTerm:
+    """A word that names no concept, with the forms its own analysis gives."""
+    folded = fold(word)
+    inflections = tuple(
+        (language, found - {folded})
+        for language in sorted(morphology.GENERATED)
+        if (found := morphology.inflections(word, language) - {folded})
+    )
+    stems = tuple(
+        (language, stem)
+        for language in sorted(morphology.SNOWBALL)
+        if (stem := morphology.stem(folded, language)) is not None
+    )
+    name = name_stem(word) if looks_like_a_name(word) else None
+    return WordTerm(word, folded, strip_diacritics(word), inflections, stems, name)
 
 
 @dataclass(frozen=True, slots=True)
 class PhraseTerm:
     text: str
     words: tuple[str, ...]
+    prefix: bool = False  # the last word is a prefix ("Nagorno-Kara*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,15 +140,21 @@ def _selectivity(term: Term) -> float:
 
 def _compile(node: q.Node, lexicon: Lexicon) -> Term:
     if isinstance(node, q.Word):
+        tokens = words(node.text)
+        if len(tokens) > 1:  # Rolls-Royce, O'Brien, Ukrayna'ya: the words documents hold
+            return _phrase(node.text, tokens, lexicon)
         concepts = lexicon.resolve(node.text)
         if concepts:
             hits, _ = lexicon.lookup(node.text)
-            languages = frozenset().union(*(h.languages for h in hits))
+            languages = frozenset().union(*(h.languages for h in hits if h.concept in concepts))
             return ConceptTerm(node.text, concepts, languages)
-        return WordTerm(node.text, fold(node.text), strip_diacritics(node.text))
+        return word_term(node.text)
     if isinstance(node, q.Phrase):
-        return PhraseTerm(" ".join(node.words), tuple(fold(w) for w in node.words))
+        return _phrase(" ".join(node.words), words(" ".join(node.words)), lexicon)
     if isinstance(node, q.Prefix):
+        tokens = words(node.stem)
+        if len(tokens) > 1:  # "Nagorno-Kara*": the phrase, its last word a prefix
+            return PhraseTerm(node.stem + "*", tuple(fold(t) for t in tokens), prefix=True)
         return PrefixTerm(node.stem + "*", fold(node.stem), strip_diacritics(node.stem))
     if isinstance(node, q.Lang):
         return Group("lang", codes=node.codes)
@@ -132,16 +168,28 @@ def _compile(node: q.Node, lexicon: Lexicon) -> Term:
     return Group("and" if isinstance(node, q.And) else "or", children)
 
 
+def _phrase(text: str, tokens: list[str], lexicon: Lexicon) -> Term:
+    """A phrase that is a concept's name stands for the concept ("European Union",
+    "Côte d'Ivoire"); any other is exact."""
+    concepts = lexicon.resolve_phrase(tokens)
+    if concepts:
+        return ConceptTerm(text, concepts, frozenset())
+    return PhraseTerm(text, tuple(fold(token) for token in tokens))
+
+
 def _required_keys(term: Term) -> set[Key] | None:
     """Keys of which a matching document has at least one; None when none can be required."""
     if isinstance(term, ConceptTerm):
         return {("c", concept) for concept in term.concepts}
     if isinstance(term, WordTerm):
-        # Indexed under its lemma in every lemmatised language, so an inflected rule word
-        # ("wyborach") still finds documents; documents are indexed under their lemmas.
-        lemmas = {rule_lemma(term.folded, language) for language in enabled()}
-        stripped = {("s", term.stripped), ("w", term.stripped)}  # doc words with or without marks
-        return {("w", term.folded)} | stripped | {("w", x) for x in lemmas if x}
+        # Documents are indexed under their words, stems, lemmas and name keys: a rule word
+        # under its own forms, so that any of them brings the rule to be evaluated.
+        keys = {("w", term.folded), ("s", term.stripped), ("w", term.stripped)}
+        keys |= {("w", form) for _, forms in term.inflections for form in forms}
+        keys |= {("t", stem) for _, stem in term.stems}
+        if term.name is not None:
+            keys.add(("n", term.name[:4]))
+        return keys
     if isinstance(term, PhraseTerm):
         return {("w", max(term.words, key=len))}
     if isinstance(term, PrefixTerm):
@@ -157,18 +205,6 @@ def _required_keys(term: Term) -> set[Key] | None:
     # Of the children that must all match, index the one with the rarest-looking keys:
     # concepts and long words are rarer than short words and prefixes.
     return min(required, key=_cost) if required else None
-
-
-def rule_lemma(word: str, language: str) -> str | None:
-    """The lemma of a rule word, unless the lemmatiser cut it down to a stub.
-
-    Greedy affix stripping for a language the word is not in can turn "iniciales" into
-    Turkish "in"; such a lemma would make the rule match every text with "in" in it.
-    """
-    root = lemma(word, language)
-    if root is None or len(root) < max(3, len(word) // 2):
-        return None
-    return root
 
 
 def _cost(keys: set[Key]) -> float:
@@ -265,21 +301,40 @@ def _concept_via(term: ConceptTerm, mention: Mention, doc: Analysis) -> str:
 
 
 def _word_hits(term: WordTerm, doc: Analysis) -> list[Hit]:
+    """The document words that are forms of a rule word, in the document's language."""
+    language = doc.language
     hits = [Hit(term.word, p, "surface") for p in doc.where(term.folded)]
-    root = rule_lemma(term.folded, doc.language)
     seen = {term.folded}
-    lemma_forms = doc.words_with_lemma(root) if root is not None else []
-    if root is not None and root != term.folded and root in doc.info:
-        lemma_forms = [root, *lemma_forms]  # the rule word inflected, the document's in base form
-    for via, found in (
-        ("lemma", lemma_forms),
+    inflected = dict(term.inflections).get(language, ())
+    stem = dict(term.stems).get(language)
+    candidates: list[tuple[str, list[str]]] = [
+        ("inflection", [w for w in inflected if w in doc.info]),
+        ("stem", doc.words_with_stem(stem) if stem is not None else []),
+        ("lemma", doc.words_with_lemma(term.folded)),
         ("diacritics", doc.words_stripped_to(term.stripped)),
-    ):
+    ]
+    for via, found in candidates:
         for word in found:
             if word not in seen:
                 seen.add(word)
                 hits.extend(Hit(term.word, p, via) for p in doc.where(word))
+    if term.name is not None:
+        hits.extend(_name_hits(term, term.name, doc, seen))
     return sorted(hits, key=lambda h: h.position)
+
+
+def _name_hits(term: WordTerm, stem: str, doc: Analysis, seen: set[str]) -> list[Hit]:
+    """Capitalised document words that are the name in another spelling or script."""
+    prefix = stem[:4]
+    found = []
+    for word, details in doc.info.items():
+        if word in seen or ("n", prefix) not in details.keys or not is_name_form(stem, word):
+            continue
+        for position in doc.where(word):
+            written = doc.words[position]
+            if written[:1].isupper() or not written[:1].islower():
+                found.append(Hit(term.word, position, "transliteration"))
+    return found
 
 
 def _phrase_hits(term: PhraseTerm, doc: Analysis) -> list[Hit]:
@@ -287,7 +342,12 @@ def _phrase_hits(term: PhraseTerm, doc: Analysis) -> list[Hit]:
     hits: list[Hit] = []
     for start in doc.where(term.words[0]):
         end = start + size - 1
-        if tuple(folded[start : start + size]) == term.words and doc.same_field(start, end):
+        if end >= len(folded) or not doc.same_field(start, end):
+            continue
+        found = tuple(folded[start : start + size])
+        if found == term.words or (
+            term.prefix and found[:-1] == term.words[:-1] and found[-1].startswith(term.words[-1])
+        ):
             hits.extend(Hit(term.text, p, "phrase") for p in range(start, start + size))
     return hits
 

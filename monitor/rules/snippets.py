@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from monitor.rules.analysis import Analysis
+from monitor.rules.analysed import Analysis
 from monitor.rules.ruleset import Hit
 
 CONTEXT = 80  # characters on each side of a hit

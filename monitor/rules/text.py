@@ -78,7 +78,17 @@ def has_unspaced_script(text: str) -> bool:
     return _UNSPACED.search(text) is not None
 
 
+# Georgian has had capital letters (Mtavruli) in Unicode since 2018, but news is not
+# written with them: its ordinary letters are "lower case" to Python and caseless to a reader.
+_CASELESS = re.compile(r"[\u10a0-\u10ff\u1c90-\u1cbf\u2d00-\u2d2f]")
+
+
+def has_case(word: str) -> bool:
+    """Whether the word's first letter belongs to a script that writes capitals."""
+    first = word[:1]
+    return (first.isupper() or first.islower()) and _CASELESS.match(first) is None
+
+
 def is_capitalised(word: str) -> bool:
     """Upper case first letter, or a script without case (Arabic, Georgian, Chinese…)."""
-    first = word[:1]
-    return first.isupper() or (first.isalpha() and not first.islower())
+    return word[:1].isupper() or (word[:1].isalpha() and not has_case(word))

@@ -64,7 +64,12 @@ class Reloader:
 
 def matching_changed(old: Settings, new: Settings) -> bool:
     """Whether the rules must be compiled again (and the parse workers forked again)."""
-    return (old.rules, old.aliases, old.matching) != (new.rules, new.aliases, new.matching)
+    return (old.rules, old.aliases, old.concepts, old.matching) != (
+        new.rules,
+        new.aliases,
+        new.concepts,
+        new.matching,
+    )
 
 
 def activate_rules(runtime: Runtime, settings: Settings) -> None:

@@ -1,0 +1,211 @@
+"""How the matcher decides what an ambiguous mention names (see README, "How ambiguous
+names are decided"). Each check is general; what it applies to is data per concept and
+language, in ``monitor/data/concepts/ambiguity.toml`` and the overlays:
+
+- a **name** is written with a capital in scripts that have capitals ("Turkey", not
+  "turkey" the bird), an **acronym** in capitals ("NATO", not Italian "nato", born) unless
+  the concept's data let a language write "Nato"; in a field written all in capitals only
+  the acronyms of the document's language count;
+- a **capital** stands for its state only when it is capitalised and a cue word
+  (authorities, said, talks, …) or another state's capital is within ``CUE_WINDOW``
+  words: "Yerevan accuses Baku", "władze w Erywaniu", but not "the chess World Cup in
+  Baku" or Polish "baku" (a fuel tank);
+- a name that is also a **given name** in the document's language is a person's when
+  another capitalised name stands right next to it in a sentence ("Jordan Henderson",
+  "Michael Jordan"), unless the field is in title case;
+- a mention inside an **exclusion** phrase names something else ("East Azerbaijan" is a
+  province of Iran, "Chicken Kiev" a dish), in the languages the exclusion names, and at
+  the start of a sentence only where it says so (Italian "Nato a Roma", born in Rome);
+- a mention inside a **longer name** of something else is not the shorter name ("Guinea"
+  in "Papua New Guinea");
+- a **false friend** drops every mention in a document that has its context words and
+  none of its ``unless`` words ("Armenia, Quindío" in a text about Colombia, "Georgia"
+  near Atlanta and a governor).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from monitor.rules.analysed import Analysis, Mention
+from monitor.rules.lexicon import PROPER, Exclusion, Lexicon
+from monitor.rules.text import has_case, is_capitalised
+
+CUE_WINDOW = 5
+
+
+def why_not(
+    analysis: Analysis,
+    lexicon: Lexicon,
+    mention: Mention,
+    capitals: dict[int, str],
+    covered: dict[int, list[Mention]],
+) -> str | None:
+    longer = _inside_longer(mention, covered)
+    if longer is not None:
+        return f"part of the longer name {longer!r}, which names something else"
+    concept = lexicon.concepts.get(mention.hit.concept)
+    if mention.hit.category in PROPER and not _written_as_a_name(analysis, mention, concept):
+        return "not written as a name is (in capitals, or with a capital)"
+    if mention.hit.category == "capital" and not _stands_for_state(
+        analysis, lexicon, mention, capitals
+    ):
+        return "a capital with no cue word or other capital nearby: the city, not the state"
+    if concept is not None and _a_persons_name(analysis, lexicon, mention, concept):
+        return "a given name here: another name stands next to it"
+    index = lexicon.exclusion_index.get(mention.hit.concept, {})
+    phrase = _excluded(analysis, index, mention.position)
+    if phrase is not None:
+        return f"inside the phrase {' '.join(phrase)!r}, which names something else"
+    return None
+
+
+def _in_capitals(analysis: Analysis, position: int) -> bool:
+    """Whether the field is written in capitals ("EL PRESIDENTE DE LA UE"): then capitals
+    say nothing of an acronym."""
+    _, offset = _field(analysis, position)
+    last = analysis.title_length if offset == 0 else len(analysis.folded)
+    cased = [w for w in analysis.words[offset:last] if len(w) > 2 and has_case(w)]
+    return len(cased) >= 3 and sum(1 for w in cased if w.isupper()) / len(cased) >= 0.8
+
+
+def _inside_longer(mention: Mention, covered: dict[int, list[Mention]]) -> str | None:
+    for other in covered.get(mention.position, ()):
+        if other.hit.concept != mention.hit.concept and (
+            other.length > mention.length
+            and other.position <= mention.position
+            and mention.position + mention.length <= other.position + other.length
+        ):
+            return other.hit.concept
+    return None
+
+
+def _written_as_a_name(analysis: Analysis, mention: Mention, concept: Any) -> bool:
+    """A name in a script with capitals starts with one; an acronym is in capitals."""
+    written = analysis.words[mention.position]
+    if not has_case(written):
+        return True  # a script without case (Arabic, Georgian, Chinese)
+    language = analysis.language
+    if concept is not None and language in concept.lowercase:
+        return True
+    if mention.hit.category == "acronym" and mention.length == 1:
+        if not written.isupper() and concept is not None and language in concept.lowercase_acronyms:
+            return written[:1].isupper()
+        # In a field all in capitals, only the acronyms of the document's own language count:
+        # Spanish "EL" is not the Estonian acronym of the EU.
+        if written.isupper() and _in_capitals(analysis, mention.position):
+            return bool(mention.hit.languages & {language, "*"})
+        return written.isupper()
+    return written[:1].isupper()
+
+
+_SENTENCE_END = re.compile(r"[.!?:;\u2026\"\u201c\u201d\u00ab\u00bb(\[]\s*$")
+
+
+def _a_persons_name(analysis: Analysis, lexicon: Lexicon, mention: Mention, concept: Any) -> bool:
+    """Whether a name that is also a given name stands for a person here: another
+    capitalised word right next to it in one sentence ("Jordan Henderson", "Michael
+    Jordan"), in a field that is not written in title case."""
+    if analysis.language not in concept.given_name and "*" not in concept.given_name:
+        return False
+    position = mention.position
+    if _title_case(analysis, position):
+        return False
+    for other in (position - 1, position + mention.length):
+        if not 0 <= other < len(analysis.folded) or not analysis.same_field(other, position):
+            continue
+        low, high = min(other, position), max(other, position + mention.length - 1)
+        if _text_between(analysis, low, high).strip():
+            continue  # a comma, a full stop: not one name
+        word = analysis.words[other]
+        details = analysis.info.get(analysis.folded[other])
+        if not word[:1].isupper() or analysis.folded[other] in lexicon.cues:
+            continue
+        if details is not None and details.hits:
+            continue  # another concept ("Jordan Israel" in a list), not a surname
+        if other < position and _starts_sentence(analysis, other):
+            continue  # "Today Jordan said": the first word of a sentence has its capital anyway
+        return True
+    return False
+
+
+def _field(analysis: Analysis, position: int) -> tuple[str, int]:
+    """The text of the field that holds ``position``, and the index of its first token."""
+    if position < analysis.title_length:
+        return analysis.title, 0
+    return analysis.text, analysis.title_length
+
+
+def _text_between(analysis: Analysis, first: int, last: int) -> str:
+    """The characters between token ``first`` and the token after it, up to token ``last``."""
+    text, _ = _field(analysis, first)
+    tokens = analysis.tokens
+    return text[tokens[first].end : tokens[first + 1].start] if first < last else ""
+
+
+def _starts_sentence(analysis: Analysis, position: int) -> bool:
+    text, offset = _field(analysis, position)
+    before = text[: analysis.tokens[position].start]
+    return position == offset or _SENTENCE_END.search(before) is not None
+
+
+def _title_case(analysis: Analysis, position: int) -> bool:
+    """Whether the field is written in title case: most of its longer words capitalised."""
+    _, offset = _field(analysis, position)
+    last = analysis.title_length if offset == 0 else len(analysis.folded)
+    longer = [w for w in analysis.words[offset:last] if len(w) > 3]
+    capitals = sum(1 for w in longer if w[:1].isupper())
+    return len(longer) >= 3 and capitals / len(longer) >= 0.6
+
+
+def _stands_for_state(
+    analysis: Analysis, lexicon: Lexicon, mention: Mention, capitals: dict[int, str]
+) -> bool:
+    position = mention.position
+    if not is_capitalised(analysis.words[position]):
+        return False
+    low, high = max(position - CUE_WINDOW, 0), position + CUE_WINDOW + 1
+    for other in range(low, min(high, len(analysis.folded))):
+        if other == position or not analysis.same_field(other, position):
+            continue
+        if analysis.folded[other] in lexicon.cues:
+            return True
+        if capitals.get(other, mention.hit.concept) != mention.hit.concept:
+            return True  # "Baku and Yerevan": two capitals together stand for their states
+    return False
+
+
+def _excluded(
+    analysis: Analysis, index: dict[str, list[tuple[Exclusion, int]]], position: int
+) -> tuple[str, ...] | None:
+    folded = analysis.folded
+    for exclusion, offset in index.get(folded[position], ()):
+        start, phrase = position - offset, exclusion.words
+        if start < 0 or tuple(folded[start : start + len(phrase)]) != phrase:
+            continue
+        if exclusion.languages and analysis.language not in exclusion.languages:
+            continue
+        if exclusion.sentence_start and not _starts_sentence(analysis, start):
+            continue
+        return phrase
+    return None
+
+
+def false_friend(analysis: Analysis, lexicon: Lexicon, concept: str) -> str | None:
+    """The description of the false friend the document's context points to, if any."""
+    for friend in lexicon.false_friends.get(concept, ()):
+        if friend.languages and analysis.language not in friend.languages:
+            continue
+        if _has_any(analysis, friend.context) and not _has_any(analysis, friend.unless):
+            return friend.description
+    return None
+
+
+def _has_any(analysis: Analysis, phrases: tuple[tuple[str, ...], ...]) -> bool:
+    folded = analysis.folded
+    for phrase in phrases:
+        for start in analysis.where(phrase[0]) if phrase else ():
+            if tuple(folded[start : start + len(phrase)]) == phrase:
+                return True
+    return False

@@ -1,0 +1,127 @@
+"""A document as the matcher has read it: its words, what each names, and the mentions kept.
+
+Built by :func:`monitor.rules.analysis.analyse`; rules are evaluated against it. Positions
+number the title's tokens first, then the body's; ``title_length`` tells them apart (a NEAR
+never spans the two).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.rules.lexicon import FormHit, Lexicon
+from monitor.rules.text import Token, fold, tokenize, words
+
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    position: int
+    hit: FormHit
+    via: str  # form, diacritics, stem or lemma: how the document word was recognised
+    length: int = 1  # words: a name of several words starts at ``position``
+
+
+@dataclass(frozen=True, slots=True)
+class WordInfo:
+    """Everything the matcher needs about one folded word in one language (cached)."""
+
+    stripped: str
+    lemma: str | None
+    stem: str | None  # Snowball, in the document's language
+    keys: frozenset[Key]
+    hits: tuple[FormHit, ...]
+    via: str  # how ``hits`` were found: form, diacritics, stem or lemma
+
+
+@dataclass
+class Analysis:
+    language: str
+    title: str
+    text: str
+    title_length: int
+    folded: list[str]
+    info: dict[str, WordInfo]
+    lexicon: Lexicon = field(repr=False)
+    mentions: dict[str, list[Mention]] = field(default_factory=dict)
+    # Mentions that did not count, and why (for `monitor rules explain`).
+    dropped: list[tuple[Mention, str]] = field(default_factory=list)
+    # The hits of each rule term in this document, shared by the rules that use the term.
+    memo: dict[Any, Any] = field(default_factory=dict)
+    _tokens: list[Token] | None = None
+    _positions: dict[str, list[int]] | None = None
+    _words: list[str] | None = None
+    _stems: dict[str, list[str]] | None = None
+
+    @property
+    def positions(self) -> dict[str, list[int]]:
+        """word -> its positions; built on first use, most documents never need all of it."""
+        if self._positions is None:
+            positions: dict[str, list[int]] = {}
+            for index, word in enumerate(self.folded):
+                where = positions.get(word)
+                if where is None:
+                    positions[word] = [index]
+                else:
+                    where.append(index)
+            self._positions = positions
+        return self._positions
+
+    def where(self, word: str) -> list[int]:
+        """The positions of one word (the index is built on the first question)."""
+        if word not in self.info:
+            return []
+        return self.positions[word]
+
+    @property
+    def words(self) -> list[str]:
+        """Every token as written (title first); read only where case or display matters."""
+        if self._words is None:
+            found = words(self.title) + words(self.text)
+            # Folding splits a word in two only for rare characters; then fold token by token.
+            self._words = found if len(found) == len(self.folded) else self._refold(found)
+        return self._words
+
+    def _refold(self, found: list[str]) -> list[str]:
+        self.folded = [fold(word) for word in found]
+        return found
+
+    @property
+    def tokens(self) -> list[Token]:
+        """Tokens with their character offsets; only snippets and explanations need them."""
+        if self._tokens is None:
+            self._tokens = tokenize(self.title) + tokenize(self.text)
+        return self._tokens
+
+    def field_of(self, position: int) -> str:
+        return "title" if position < self.title_length else "body"
+
+    def same_field(self, a: int, b: int) -> bool:
+        return (a < self.title_length) == (b < self.title_length)
+
+    def lemma_of(self, word: str) -> str | None:
+        return self.info[word].lemma
+
+    def stripped_of(self, word: str) -> str:
+        return self.info[word].stripped
+
+    def words_with_lemma(self, root: str) -> list[str]:
+        """Document words (folded) whose lemma is ``root``, other than ``root`` itself."""
+        seen = self.lexicon.lemma_forms.get(self.language, {}).get(root, ())
+        return [word for word in seen if word in self.info]
+
+    def words_with_stem(self, stem: str) -> list[str]:
+        """Document words (folded) whose stem in the document's language is ``stem``."""
+        if self._stems is None:
+            index: dict[str, list[str]] = {}
+            for word, details in self.info.items():
+                if details.stem is not None:
+                    index.setdefault(details.stem, []).append(word)
+            self._stems = index
+        return self._stems.get(stem, [])
+
+    def words_stripped_to(self, plain: str) -> list[str]:
+        """Document words (folded) that read ``plain`` without diacritics."""
+        return [word for word in self.lexicon.plain_forms.get(plain, ()) if word in self.info]

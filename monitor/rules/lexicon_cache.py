@@ -1,0 +1,226 @@
+"""The compiled lexicon on disk: built once per registry and configuration, then read fast.
+
+Compiling the registry into a :class:`~monitor.rules.lexicon.Lexicon` (folding and
+indexing over a hundred thousand forms, stemming them per language) takes seconds; reading
+the result back takes a fraction of one. The compiled tables are kept as plain data
+(``marshal``: strings, numbers, tuples and dicts, nothing that runs code) in the user's
+cache folder (``$MONITOR_CACHE`` overrides it), under a name made from everything they
+depend on: the registry's bytes, the user's ``[aliases]`` and ``[concepts]``, the stemmer's
+version and :data:`FORMAT`. A cache that cannot be read or written is rebuilt, or skipped,
+with a log line: it never stops the program.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import marshal
+import os
+from collections.abc import Iterable, Mapping
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+from monitor.rules.lexicon import (
+    Concept,
+    Exclusion,
+    FalseFriend,
+    FormHit,
+    Lexicon,
+    Phrase,
+    index_exclusions,
+    lexicon_of,
+)
+from monitor.rules.registry import shipped, with_changes
+
+log = logging.getLogger("monitor.rules.lexicon")
+CACHE_ENV = "MONITOR_CACHE"
+# Bump when the compiled tables change shape or meaning.
+FORMAT = 2
+KEEP = 4  # compiled lexicons kept per folder (one per configuration in use)
+
+
+@functools.lru_cache(maxsize=1)
+def default_lexicon() -> Lexicon:
+    """The shipped registry's lexicon, without any user changes."""
+    return cached_lexicon({}, {})
+
+
+def build_lexicon(
+    aliases: Mapping[str, Iterable[str]] | None = None,
+    changes: Mapping[str, Mapping[str, Iterable[str]]] | None = None,
+) -> Lexicon:
+    """The shipped registry's lexicon, with the user's ``[aliases]`` and ``[concepts]``."""
+    if not aliases and not changes:
+        return default_lexicon()
+    return cached_lexicon(aliases or {}, changes or {})
+
+
+def cached_lexicon(
+    aliases: Mapping[str, Iterable[str]],
+    changes: Mapping[str, Mapping[str, Iterable[str]]],
+) -> Lexicon:
+    """The shipped registry with the user's changes, compiled, from the cache if it is there."""
+    path = _folder() / f"lexicon-{_key(aliases, changes)}.marshal"
+    try:
+        return from_plain(marshal.loads(path.read_bytes()))
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, EOFError, TypeError, KeyError) as error:
+        log.warning("compiled lexicon %s unreadable (%s): compiling it again", path, error)
+    log.info("compiling the concept lexicon (first use of this registry and configuration)")
+    lexicon = lexicon_of(with_changes(shipped(), aliases, changes))
+    _save(path, to_plain(lexicon))
+    return lexicon
+
+
+def _folder() -> Path:
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("news-monitor"))
+
+
+def _key(aliases: Mapping[str, Any], changes: Mapping[str, Any]) -> str:
+    digest = hashlib.sha256()
+    data = resources.files("monitor") / "data" / "concepts" / "registry.json.gz"
+    digest.update(data.read_bytes())
+    user = json.dumps([aliases, changes], sort_keys=True, ensure_ascii=False, default=list)
+    digest.update(user.encode())
+    digest.update(f"{FORMAT}:{metadata.version('PyStemmer')}".encode())
+    return digest.hexdigest()[:20]
+
+
+def _save(path: Path, plain: Any) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(marshal.dumps(plain))
+        temporary.replace(path)
+        old = sorted(path.parent.glob("lexicon-*.marshal"), key=lambda p: p.stat().st_mtime)
+        for stale in old[:-KEEP]:
+            stale.unlink(missing_ok=True)
+    except OSError as error:
+        log.warning("cannot keep the compiled lexicon in %s: %s", path.parent, error)
+        temporary.unlink(missing_ok=True)
+
+
+def to_plain(lexicon: Lexicon) -> dict[str, Any]:
+    """The lexicon as plain data; every distinct meaning once, forms referring to it by number."""
+    numbers: dict[FormHit, int] = {}
+
+    def ids(hits: Iterable[FormHit]) -> tuple[int, ...]:
+        return tuple(numbers.setdefault(hit, len(numbers)) for hit in hits)
+
+    plain = {
+        "format": FORMAT,
+        "forms": {form: ids(hits) for form, hits in lexicon.forms.items()},
+        "stripped": {form: ids(hits) for form, hits in lexicon.stripped.items()},
+        "phrases": {
+            first: tuple((tuple(tuple(sorted(s)) for s in p.slots), ids([p.hit])[0]) for p in found)
+            for first, found in lexicon.phrases.items()
+        },
+        "stems": {
+            language: {stem: ids(hits) for stem, hits in table.items()}
+            for language, table in lexicon.stems.items()
+        },
+        "unspaced": tuple((form, ids([hit])[0]) for form, hit in lexicon.unspaced),
+        "exclusions": {
+            concept: tuple((e.words, tuple(sorted(e.languages)), e.sentence_start) for e in found)
+            for concept, found in lexicon.exclusions.items()
+        },
+        "false_friends": {
+            concept: tuple(
+                (f.description, f.context, f.unless, tuple(sorted(f.languages))) for f in friends
+            )
+            for concept, friends in lexicon.false_friends.items()
+        },
+        "concepts": {
+            c.id: (
+                c.kind,
+                c.description,
+                c.label,
+                c.capital,
+                c.country,
+                tuple(sorted(c.given_name)),
+                tuple(sorted(c.lowercase)),
+                tuple(sorted(c.lowercase_acronyms)),
+            )
+            for c in lexicon.concepts.values()
+        },
+        "cues": tuple(sorted(lexicon.cues)),
+    }
+    plain["hits"] = tuple(
+        (h.concept, h.category, tuple(sorted(h.languages)), h.origin, h.restricted)
+        for h in sorted(numbers, key=numbers.__getitem__)
+    )
+    return plain
+
+
+def from_plain(plain: Mapping[str, Any]) -> Lexicon:
+    if plain.get("format") != FORMAT:
+        raise ValueError(f"format {plain.get('format')!r}, expected {FORMAT}")
+    languages: dict[tuple[str, ...], frozenset[str]] = {}
+    hits = [
+        FormHit(
+            concept, category, languages.setdefault(langs, frozenset(langs)), origin, restricted
+        )
+        for concept, category, langs, origin, restricted in plain["hits"]
+    ]
+
+    def table(mapping: Mapping[str, tuple[int, ...]]) -> dict[str, tuple[FormHit, ...]]:
+        return {key: tuple(hits[i] for i in value) for key, value in mapping.items()}
+
+    lexicon = Lexicon(
+        concepts={
+            concept: Concept(
+                concept,
+                kind,
+                description,
+                label,
+                capital,
+                country,
+                frozenset(given),
+                frozenset(lower),
+                frozenset(acronyms),
+            )
+            for concept, (
+                kind,
+                description,
+                label,
+                capital,
+                country,
+                given,
+                lower,
+                acronyms,
+            ) in plain["concepts"].items()
+        },
+        forms=table(plain["forms"]),
+        stripped=table(plain["stripped"]),
+        phrases={
+            first: tuple(Phrase(tuple(frozenset(s) for s in slots), hits[i]) for slots, i in found)
+            for first, found in plain["phrases"].items()
+        },
+        stems={language: table(found) for language, found in plain["stems"].items()},
+        unspaced=[(form, hits[i]) for form, i in plain["unspaced"]],
+        exclusions={
+            concept: tuple(
+                Exclusion(words, frozenset(langs), start) for words, langs, start in found
+            )
+            for concept, found in plain["exclusions"].items()
+        },
+        false_friends={
+            concept: tuple(
+                FalseFriend(description, context, unless, frozenset(langs))
+                for description, context, unless, langs in friends
+            )
+            for concept, friends in plain["false_friends"].items()
+        },
+        cues=frozenset(plain["cues"]),
+    )
+    index_exclusions(lexicon)
+    return lexicon
