@@ -9,7 +9,8 @@ from monitor.documents.shapes import Document, Published
 from monitor.rules.analysed import Analysis
 from monitor.rules.analysis import analyse
 from monitor.rules.explain import explain
-from monitor.rules.lexicon import Lexicon, lexicon_from
+from monitor.rules.lexicon import Lexicon
+from monitor.rules.lexicon_build import lexicon_from
 from monitor.rules.matcher import Matcher
 from monitor.rules.ruleset import RuleSet, compile_query, evaluate
 from monitor.rules.snippets import mark

@@ -30,6 +30,8 @@ CORE = [
     "monitor.rules.analysed",
     "monitor.rules.ambiguity",
     "monitor.rules.lexicon",
+    "monitor.rules.lexicon_build",
+    "monitor.rules.inspection",
     "monitor.rules.names",
     "monitor.rules.registry",
     "monitor.rules.ruleset",

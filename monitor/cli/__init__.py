@@ -28,6 +28,7 @@ COMMANDS = {
     "events": "monitor.cli.events:events",
     "replay": "monitor.cli.events:replay",
     "rules": "monitor.cli.rules:rules",
+    "concepts": "monitor.cli.concepts:concepts",
     "status": "monitor.cli.status:status",
     "deliveries": "monitor.cli.deliveries:deliveries",
 }

@@ -26,13 +26,24 @@ language, in ``monitor/data/concepts/ambiguity.toml`` and the overlays:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
+from monitor.rules import morphology
 from monitor.rules.analysed import Analysis, Mention
-from monitor.rules.lexicon import PROPER, Exclusion, Lexicon
+from monitor.rules.lexicon import PROPER, Exclusion, FalseFriend, Lexicon
 from monitor.rules.text import has_case, is_capitalised
 
 CUE_WINDOW = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a mention does not count; ``throughout``: nor do the document's other mentions
+    of the same word ("Michael Jordan" makes a later "Jordan" him too)."""
+
+    reason: str
+    throughout: bool = False
 
 
 def why_not(
@@ -41,24 +52,50 @@ def why_not(
     mention: Mention,
     capitals: dict[int, str],
     covered: dict[int, list[Mention]],
-) -> str | None:
+) -> Refusal | None:
     longer = _inside_longer(mention, covered)
     if longer is not None:
-        return f"part of the longer name {longer!r}, which names something else"
+        return Refusal(f"part of the longer name {longer!r}, which names something else")
     concept = lexicon.concepts.get(mention.hit.concept)
     if mention.hit.category in PROPER and not _written_as_a_name(analysis, mention, concept):
-        return "not written as a name is (in capitals, or with a capital)"
+        return Refusal("not written as a name is (in capitals, or with a capital)")
     if mention.hit.category == "capital" and not _stands_for_state(
         analysis, lexicon, mention, capitals
     ):
-        return "a capital with no cue word or other capital nearby: the city, not the state"
+        return Refusal(
+            "a capital with no cue word or other capital nearby: the city, not the state"
+        )
+    if concept is not None and _foreign_name(analysis, lexicon, mention, concept):
+        return Refusal(
+            f"not the name of {concept.id} in {analysis.language!r}, which names it otherwise: "
+            "another place of that name"
+        )
     if concept is not None and _a_persons_name(analysis, lexicon, mention, concept):
-        return "a given name here: another name stands next to it"
+        return Refusal("a person's name here: another name stands next to it", throughout=True)
     index = lexicon.exclusion_index.get(mention.hit.concept, {})
-    phrase = _excluded(analysis, index, mention.position)
-    if phrase is not None:
-        return f"inside the phrase {' '.join(phrase)!r}, which names something else"
+    exclusion = _excluded(analysis, index, mention.position)
+    if exclusion is not None:
+        phrase = " ".join(exclusion.words)
+        return Refusal(
+            f"inside the phrase {phrase!r}, which names something else", exclusion.throughout
+        )
     return None
+
+
+def _foreign_name(analysis: Analysis, lexicon: Lexicon, mention: Mention, concept: Any) -> bool:
+    """A form the data marks ``native_only`` counts only in documents of a language that
+    names the concept so: "Georgia" is the country in English and Spanish texts, the US
+    state in Turkish, Dutch or Polish ones (Gürcistan, Georgië, Gruzja)."""
+    if not concept.native_only or analysis.language == "und" or mention.length != 1:
+        return False
+    word = analysis.folded[mention.position]
+    if word not in concept.native_only:
+        return False
+    own = morphology.kin(analysis.language)
+    return not any(
+        hit.concept == concept.id and not hit.languages.isdisjoint(own)
+        for hit in lexicon.forms.get(word, ())
+    )
 
 
 def _in_capitals(analysis: Analysis, position: int) -> bool:
@@ -92,10 +129,11 @@ def _written_as_a_name(analysis: Analysis, mention: Mention, concept: Any) -> bo
     if mention.hit.category == "acronym" and mention.length == 1:
         if not written.isupper() and concept is not None and language in concept.lowercase_acronyms:
             return written[:1].isupper()
-        # In a field all in capitals, only the acronyms of the document's own language count:
-        # Spanish "EL" is not the Estonian acronym of the EU.
+        # In a field all in capitals, only the acronyms of the document's own language count
+        # (Spanish "EL" is not the Estonian acronym of the EU), and not those of two letters
+        # ("TELL US").
         if written.isupper() and _in_capitals(analysis, mention.position):
-            return bool(mention.hit.languages & {language, "*"})
+            return len(written) > 2 and bool(mention.hit.languages & {language, "*"})
         return written.isupper()
     return written[:1].isupper()
 
@@ -107,7 +145,7 @@ def _a_persons_name(analysis: Analysis, lexicon: Lexicon, mention: Mention, conc
     """Whether a name that is also a given name stands for a person here: another
     capitalised word right next to it in one sentence ("Jordan Henderson", "Michael
     Jordan"), in a field that is not written in title case."""
-    if analysis.language not in concept.given_name and "*" not in concept.given_name:
+    if analysis.folded[mention.position] not in concept.given_name or mention.length != 1:
         return False
     position = mention.position
     if _title_case(analysis, position):
@@ -178,34 +216,55 @@ def _stands_for_state(
 
 def _excluded(
     analysis: Analysis, index: dict[str, list[tuple[Exclusion, int]]], position: int
-) -> tuple[str, ...] | None:
-    folded = analysis.folded
-    for exclusion, offset in index.get(folded[position], ()):
-        start, phrase = position - offset, exclusion.words
-        if start < 0 or tuple(folded[start : start + len(phrase)]) != phrase:
+) -> Exclusion | None:
+    for exclusion, offset in index.get(analysis.folded[position], ()):
+        start = position - offset
+        if start < 0 or not _phrase_at(analysis.folded, start, exclusion.words):
             continue
         if exclusion.languages and analysis.language not in exclusion.languages:
             continue
         if exclusion.sentence_start and not _starts_sentence(analysis, start):
             continue
-        return phrase
+        return exclusion
     return None
 
 
-def false_friend(analysis: Analysis, lexicon: Lexicon, concept: str) -> str | None:
-    """The description of the false friend the document's context points to, if any."""
+def _phrase_at(folded: list[str], start: int, phrase: tuple[str, ...]) -> bool:
+    """Whether the document's words from ``start`` are ``phrase`` (a token ending in "*" is
+    a prefix: "eyalet*" is eyaleti, eyaletindeki …)."""
+    if start + len(phrase) > len(folded):
+        return False
+    for word, token in zip(folded[start : start + len(phrase)], phrase, strict=True):
+        if word != token and not (token.endswith("*") and word.startswith(token[:-1])):
+            return False
+    return True
+
+
+def false_friend(analysis: Analysis, lexicon: Lexicon, concept: str) -> FalseFriend | None:
+    """The false friend the document's context points to, if any."""
     for friend in lexicon.false_friends.get(concept, ()):
         if friend.languages and analysis.language not in friend.languages:
             continue
         if _has_any(analysis, friend.context) and not _has_any(analysis, friend.unless):
-            return friend.description
+            return friend
     return None
 
 
 def _has_any(analysis: Analysis, phrases: tuple[tuple[str, ...], ...]) -> bool:
     folded = analysis.folded
     for phrase in phrases:
-        for start in analysis.where(phrase[0]) if phrase else ():
-            if tuple(folded[start : start + len(phrase)]) == phrase:
-                return True
+        if not phrase:
+            continue
+        first = phrase[0]
+        if first.endswith("*"):
+            starts = [
+                p
+                for word in analysis.info
+                if word.startswith(first[:-1])
+                for p in analysis.where(word)
+            ]
+        else:
+            starts = analysis.where(first)
+        if any(_phrase_at(folded, start, phrase) for start in starts):
+            return True
     return False

@@ -16,11 +16,11 @@ import unicodedata
 from collections import defaultdict
 
 from monitor.rules import morphology
-from monitor.rules.ambiguity import false_friend, why_not
+from monitor.rules.ambiguity import Refusal, false_friend, why_not
 from monitor.rules.analysed import Analysis, Mention, WordInfo
 from monitor.rules.lemmas import lemma
-from monitor.rules.lexicon import Exclusion, FormHit, Lexicon
-from monitor.rules.names import name_key
+from monitor.rules.lexicon import Exclusion, FormHit, Lexicon, Phrase
+from monitor.rules.names import is_abjad, name_key, skeleton
 from monitor.rules.registry import ANY
 from monitor.rules.text import has_unspaced_script, strip_diacritics, words
 
@@ -73,6 +73,8 @@ def word_info(lexicon: Lexicon, word: str, language: str) -> WordInfo:
     if initial.isalpha():
         # Names reach across scripts: every word is indexed under its key's first letters.
         keys.add(("n", name_key(word)[:4]))
+        if is_abjad(word):  # Arabic, Persian, Hebrew: by the consonants
+            keys.add(("k", skeleton(word)[:4]))
     hits, via = _hits(lexicon, word, language, stem, root)
     found = WordInfo(plain, root, stem, frozenset(keys), _best_hits(hits, language), via)
     cache[word] = found
@@ -102,11 +104,16 @@ def _hits(
     """What ``word`` names, and how that was found: its form, its form without diacritics,
     its stem, or its lemma."""
     found, by_stripping = lexicon.lookup(word)
-    if language != "und":  # too short to tell: every form counts
-        own = morphology.kin(language) | {ANY}
+    # In a document too short to tell its language, every form counts.
+    own = morphology.kin(language) | {ANY} if language != "und" else frozenset()
+    if own:
         found = tuple(h for h in found if _counts_in(h, own))
     if found:
         return found, "diacritics" if by_stripping else "form"
+    for bare in morphology.without_clitics(word, language):
+        found = tuple(h for h in lexicon.forms.get(bare, ()) if not own or _counts_in(h, own))
+        if found:
+            return found, "form"
     if stem is not None:
         found = lexicon.stems.get(language, {}).get(stem, ())
         if found:
@@ -176,43 +183,119 @@ def _find_mentions(analysis: Analysis, lexicon: Lexicon) -> None:
     }
     for concept, mentions in found.items():
         kept: list[Mention] = []
-        refused: dict[tuple[int, int], tuple[Mention, str]] = {}
+        refused: dict[tuple[int, int], tuple[Mention, Refusal]] = {}
         # Sorting is stable: the meanings of one word keep the order they are tried in.
         for mention in sorted(mentions, key=lambda m: (m.position, -m.length)):
             place = (mention.position, mention.length)
             if kept and (kept[-1].position, kept[-1].length) == place:
                 continue  # an earlier meaning of this word already counts
-            reason = why_not(analysis, lexicon, mention, capitals, covered)
-            if reason is None:
+            refusal = why_not(analysis, lexicon, mention, capitals, covered)
+            if refusal is None:
                 kept.append(mention)
                 refused.pop(place, None)
             else:
-                refused.setdefault(place, (mention, reason))
-        analysis.dropped.extend(refused.values())
+                refused.setdefault(place, (mention, refusal))
+        analysis.dropped.extend((m, refusal.reason) for m, refusal in refused.values())
+        kept = _after_persons(analysis, kept, list(refused.values()))
         friend = false_friend(analysis, lexicon, concept)
         if friend is not None:
-            analysis.dropped.extend((m, f"false friend: {friend}") for m in kept)
-        elif kept:
+            gone = [m for m in kept if friend.drops(analysis.folded[m.position])]
+            analysis.dropped.extend((m, f"false friend: {friend.description}") for m in gone)
+            kept = [m for m in kept if m not in gone]
+        if kept:
             analysis.mentions[concept] = kept
+
+
+def _after_persons(
+    analysis: Analysis, kept: list[Mention], refused: list[tuple[Mention, Refusal]]
+) -> list[Mention]:
+    """A word the document uses once as a person's name ("Michael Jordan") is the person
+    wherever else it stands alone in it ("Jordan scored 30"), as a reader takes it."""
+    people = {analysis.folded[m.position] for m, refusal in refused if refusal.throughout}
+    if not people:
+        return kept
+    alone = [m for m in kept if m.length == 1 and analysis.folded[m.position] in people]
+    analysis.dropped.extend((m, "the document uses this word for something else") for m in alone)
+    return [m for m in kept if m not in alone]
 
 
 def _find_phrases(analysis: Analysis, lexicon: Lexicon, found: dict[str, list[Mention]]) -> None:
     """Names of several words, found from their first word: each following word must be one
-    of the forms of the name's word in that place, in the same field."""
-    folded = analysis.folded
-    for word in analysis.info:
-        candidates = lexicon.phrases.get(word)
-        if not candidates:
-            continue
-        for start in analysis.where(word):
+    of the forms of the name's word in that place, in the same field; in a stemmed language
+    also one with the stem of one ("der Europäischen Union"), in a lemmatised one one with
+    the lemma of one ("Європейському союзі")."""
+    info = analysis.info
+    stemmed = lexicon.phrase_stems.get(analysis.language, {})
+    lemmatised = _phrase_lemmas(lexicon, analysis.language)
+    for word, details in info.items():
+        ways: list[tuple[tuple[Phrase, ...], str]] = [(lexicon.phrases.get(word, ()), "form")]
+        if stemmed:
+            ways.append((stemmed.get(details.stem or word, ()), "stem"))
+        if lemmatised and details.lemma is not None:
+            ways.append((lemmatised.get(details.lemma, ()), "lemma"))
+        for candidates, via in ways:
             for phrase in candidates:
-                end = start + len(phrase.slots)
-                if end > len(folded) or not analysis.same_field(start, end - 1):
+                for start in analysis.where(word):
+                    if _phrase_fits(analysis, start, phrase, via):
+                        found[phrase.hit.concept].append(
+                            Mention(start, phrase.hit, via, len(phrase.slots))
+                        )
+
+
+def _phrase_lemmas(lexicon: Lexicon, language: str) -> dict[str, tuple[Phrase, ...]]:
+    """The multi-word names of ``language`` with their words' lemmas in the slots, for a
+    lemmatised language (built once per language; nothing for the others)."""
+    found = lexicon.phrase_lemmas.get(language)
+    if found is not None:
+        return found
+    table: dict[str, list[Phrase]] = defaultdict(list)
+    if _lemma("test", language) is not None:
+        for candidates in lexicon.phrases.values():
+            for phrase in candidates:
+                if language not in phrase.hit.languages:
                     continue
-                if all(folded[start + i] in slot for i, slot in enumerate(phrase.slots)):
-                    found[phrase.hit.concept].append(
-                        Mention(start, phrase.hit, "form", len(phrase.slots))
-                    )
+                slots = tuple(
+                    frozenset(_lemma(word, language) or word for word in slot) | slot
+                    for slot in phrase.slots
+                )
+                for first in slots[0]:
+                    table[first].append(Phrase(slots, phrase.hit))
+    found = lexicon.phrase_lemmas[language] = {k: tuple(dict.fromkeys(v)) for k, v in table.items()}
+    return found
+
+
+def _phrase_fits(analysis: Analysis, start: int, phrase: Phrase, via: str) -> bool:
+    folded, info = analysis.folded, analysis.info
+    end = start + len(phrase.slots)
+    if end > len(folded) or not analysis.same_field(start, end - 1):
+        return False
+    for word, slot in zip(folded[start:end], phrase.slots, strict=True):
+        if word in slot:
+            continue
+        if via == "stem" and _stem_in(info[word].stem or word, slot):
+            continue
+        if via == "lemma" and info[word].lemma in slot:
+            continue
+        return False
+    return True
+
+
+def _stem_in(stem: str, slot: frozenset[str]) -> bool:
+    """A word of a name by its stem; stems that differ only in their last two letters are
+    one (Romanian "Europene" and "Europeană" stem to europen and european)."""
+    if stem in slot:
+        return True
+    return len(stem) >= 5 and any(
+        _shared(stem, other) >= max(5, len(stem) - 2, len(other) - 2) for other in slot
+    )
+
+
+def _shared(a: str, b: str) -> int:
+    """The length of the start ``a`` and ``b`` share."""
+    for index, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return index
+    return min(len(a), len(b))
 
 
 def _covered(found: dict[str, list[Mention]]) -> dict[int, list[Mention]]:

@@ -75,7 +75,7 @@ SUPPORTED = frozenset(
 # stemmer (monitor/rules/morphology.py). Each dictionary is built on first use (seconds to
 # tens of seconds, a few hundred MB while building), so only the languages a user asks for
 # in ``[matching] lemma_languages`` are.
-COMMON = frozenset({"uk", "bg", "sk", "sl", "lv", "mk"})
+COMMON = frozenset({"uk", "bg", "sk", "sl", "lv", "mk", "sq"})
 _lock = threading.Lock()
 _lemmatizer: Any = None
 _factory: Any = None

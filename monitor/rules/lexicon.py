@@ -1,11 +1,10 @@
-"""The concept lexicon: which words, in which languages, name the same thing.
+"""The concept lexicon: which words, in which languages, name the same thing (pure).
 
-Built from the concept registry (:mod:`monitor.rules.registry`): every form of every
-concept, keyed by its casefolded text, with a second table without diacritics as a
-fallback, a table of multi-word names by their first word, and per language the Snowball
-stems of the names, adjectives and demonyms. A capital's names also stand for its state,
-as metonyms the matcher decides on (see :mod:`monitor.rules.analysis`). Pure: the registry
-is data, the rest is computation.
+Compiled from the concept registry by :mod:`monitor.rules.lexicon_build`: every form of
+every concept, keyed by its casefolded text, with a second table without diacritics as a
+fallback, the multi-word names by their first word, per language the Snowball stems of
+the names, adjectives and demonyms, and the data of the ambiguity checks. Here: what it
+holds, and how a query word resolves against it.
 """
 
 from __future__ import annotations
@@ -15,16 +14,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.rules import morphology
-from monitor.rules.registry import ANY, Entry, Form, Registry, registry_from, with_changes
-from monitor.rules.text import fold, has_case, has_unspaced_script, strip_diacritics, words
+from monitor.rules.text import fold, has_case, strip_diacritics
 
 # The form categories a query word may name a concept by; a capital never does ("Baku"
 # in a rule means the city), it only counts for the state as a metonym in documents.
 NAMING = frozenset({"name", "demonym", "adjective", "compound", "alias", "acronym"})
 # Categories that are names: in a script with capitals, written with one.
 PROPER = frozenset({"name", "alias", "acronym", "capital"})
-GENERATED_ORIGINS = frozenset({"morfeusz2", "pymorphy3"})
+GENERATED_ORIGINS = frozenset({"morfeusz2", "pymorphy3", "rule:uk"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +54,27 @@ class Exclusion:
     # Only at the start of a sentence: Italian "Nato a Roma" (born in Rome), where the
     # capital comes from the sentence, against "la Nato a Vilnius".
     sentence_start: bool = False
+    # The phrase decides what the word means in the whole document ("Michael Jordan": then
+    # "Jordan scored 30" is him too).
+    throughout: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class FalseFriend:
     description: str
-    context: tuple[tuple[str, ...], ...]  # folded token sequences
+    # Folded token sequences; a token ending in "*" is a prefix ("eyalet*").
+    context: tuple[tuple[str, ...], ...]
     unless: tuple[tuple[str, ...], ...]
     languages: frozenset[str] = frozenset()  # empty: every language
+    # The folded forms it drops (empty: every mention of the concept; a final "*" makes a
+    # prefix): "Georgia" near Atlanta is the state, "Gruzja" in the same text the country.
+    forms: frozenset[str] = frozenset()
+
+    def drops(self, word: str) -> bool:
+        """Whether a mention written ``word`` (folded) is the false friend's, in its context."""
+        if not self.forms or word in self.forms:
+            return True
+        return any(form.endswith("*") and word.startswith(form[:-1]) for form in self.forms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,23 +85,34 @@ class Concept:
     label: str = ""
     capital: str | None = None
     country: str | None = None
-    # Languages in which the concept's name is also a given name ("Jordan Henderson"):
-    # there a name followed by another capitalised name is a person's.
+    # The concept's forms that are also given names (folded: "jordan", "chad"): next to
+    # another capitalised name they are a person's ("Jordan Henderson", "Michael Jordan").
     given_name: frozenset[str] = frozenset()
     # Languages in which the concept's names count even in lower case.
     lowercase: frozenset[str] = frozenset()
     lowercase_acronyms: frozenset[str] = frozenset()
+    # Folded forms that count only in documents of a language that names the concept so:
+    # "Georgia" in a Turkish or Dutch text is the US state (they say Gürcistan, Georgië).
+    native_only: frozenset[str] = frozenset()
 
 
 @dataclass
 class Lexicon:
     concepts: dict[str, Concept] = field(default_factory=dict)
-    forms: dict[str, tuple[FormHit, ...]] = field(default_factory=dict)
-    stripped: dict[str, tuple[FormHit, ...]] = field(default_factory=dict)
+    # Mappings, not dicts: read from the cache, they decode an entry when it is asked for.
+    forms: Mapping[str, tuple[FormHit, ...]] = field(default_factory=dict)
+    stripped: Mapping[str, tuple[FormHit, ...]] = field(default_factory=dict)
     # first word (folded, each alternative) -> the multi-word names starting with it
-    phrases: dict[str, tuple[Phrase, ...]] = field(default_factory=dict)
+    phrases: Mapping[str, tuple[Phrase, ...]] = field(default_factory=dict)
+    # language -> stem of the first word -> the multi-word names of that language, each slot
+    # holding its words' stems: "der Europäischen Union", "Evropské unie", "Európai Unióban".
+    phrase_stems: Mapping[str, Mapping[str, tuple[Phrase, ...]]] = field(default_factory=dict)
+    # The same for the lemmatised languages, built on first use in each (analysis.py).
+    phrase_lemmas: dict[str, dict[str, tuple[Phrase, ...]]] = field(
+        default_factory=dict, repr=False
+    )
     # language -> stem -> the names, adjectives and demonyms of that language with that stem
-    stems: dict[str, dict[str, tuple[FormHit, ...]]] = field(default_factory=dict)
+    stems: Mapping[str, Mapping[str, tuple[FormHit, ...]]] = field(default_factory=dict)
     unspaced: list[tuple[str, FormHit]] = field(default_factory=list)
     exclusions: dict[str, tuple[Exclusion, ...]] = field(default_factory=dict)
     # concept -> word -> (exclusion, index of the word in it): a mention is only checked
@@ -171,235 +192,11 @@ class Lexicon:
         return sorted(found, key=lambda item: (item[1].category, item[0]))
 
 
-class _Builder:
-    def __init__(self, registry: Registry) -> None:
-        self.registry = registry
-        self.single: dict[str, dict[tuple[str, str], dict[str, Any]]] = defaultdict(dict)
-        self.multi: dict[tuple[frozenset[str], ...], dict[tuple[str, str], dict[str, Any]]] = (
-            defaultdict(dict)
-        )
-        self.lexicon = Lexicon()
-        # One object per distinct meaning, shared by every form that has it: a few
-        # thousand objects for over a hundred thousand forms.
-        self.hits: dict[tuple[Any, ...], FormHit] = {}
-        self.languages: dict[frozenset[str], frozenset[str]] = {}
-
-    def add_entry(self, entry: Entry) -> None:
-        rules = self.registry.rules.get(entry.id, {})
-        self.lexicon.concepts[entry.id] = Concept(
-            entry.id,
-            entry.kind,
-            entry.description or entry.label,
-            entry.label,
-            entry.capital,
-            entry.country,
-            given_name=frozenset(rules.get("given_name", ())),
-            lowercase=frozenset(rules.get("lowercase", ())),
-            lowercase_acronyms=entry.lowercase_ok,
-        )
-        for form in entry.forms:
-            self.add_form(entry.id, form.category, form)
-            for inflected in self.inflections(form):
-                self.add_form(entry.id, form.category, inflected)
-        capital_of = entry.capital_of
-        if capital_of is not None:
-            for form in entry.forms:
-                if form.category == "name":
-                    self.add_form(capital_of, "capital", form)
-            # "Chicken Kiev" is no more the state than the city.
-            self.add_rules(capital_of, {"exclusions": rules.get("exclusions", [])})
-        self.add_rules(entry.id, rules)
-
-    def add_form(self, concept: str, category: str, form: Form) -> None:
-        # Hyphens and apostrophes split words in documents, so they split names too
-        # ("Guinea-Bissau", "Côte d'Ivoire" are names of two and three words).
-        slots = _token_slots(form.text)
-        if not slots:
-            return
-        meanings = (
-            [self.single[token] for token in slots[0]] if len(slots) == 1 else [self.multi[slots]]
-        )
-        generated = form.origin in GENERATED_ORIGINS and form.language != ANY
-        for table in meanings:
-            meaning = table.setdefault(
-                (concept, category), {"languages": set(), "origin": form.origin, "restricted": True}
-            )
-            meaning["languages"].add(form.language)
-            # Restricted only when every source of the form is a generated inflection.
-            meaning["restricted"] = meaning["restricted"] and generated
-
-    def inflections(self, form: Form) -> list[Form]:
-        """The Polish and Russian forms of a one-word form the registry did not inflect
-        itself (the user's aliases, a registry of one's own)."""
-        if self.registry.inflected and form.origin != "config":
-            return []
-        if " " in form.text or "|" in form.text or form.origin in GENERATED_ORIGINS:
-            return []
-        languages = sorted(morphology.GENERATED) if form.language == ANY else [form.language]
-        origins = {"pl": "morfeusz2", "ru": "pymorphy3"}
-        return [
-            Form(language, form.category, inflected, origins[language])
-            for language in languages
-            if language in morphology.GENERATED
-            for inflected in sorted(morphology.inflections(form.text, language))
-        ]
-
-    def add_rules(self, concept: str, rules: Mapping[str, Any]) -> None:
-        lexicon = self.lexicon
-        lexicon.exclusions[concept] = (
-            *lexicon.exclusions.get(concept, ()),
-            *(
-                Exclusion(
-                    _phrase(p),
-                    frozenset(item.get("languages", ())),
-                    bool(item.get("sentence_start", False)),
-                )
-                for item in rules.get("exclusions", [])
-                for p in item.get("phrases", [])
-            ),
-        )
-        lexicon.false_friends[concept] = (
-            *lexicon.false_friends.get(concept, ()),
-            *(
-                FalseFriend(
-                    str(item.get("description", "")),
-                    tuple(_phrase(p) for p in item.get("context", [])),
-                    tuple(_phrase(p) for p in item.get("unless", [])),
-                    frozenset(item.get("languages", ())),
-                )
-                for item in rules.get("false_friends", [])
-            ),
-        )
-
-    def hit(self, concept: str, category: str, meaning: Mapping[str, Any]) -> FormHit:
-        languages = frozenset(meaning["languages"])
-        languages = self.languages.setdefault(languages, languages)
-        key = (concept, category, languages, meaning["origin"], meaning["restricted"])
-        found = self.hits.get(key)
-        if found is None:
-            found = self.hits[key] = FormHit(*key)
-        return found
-
-    def build(self) -> Lexicon:
-        lexicon = self.lexicon
-        stripped: dict[str, list[FormHit]] = defaultdict(list)
-        stems: dict[str, dict[str, list[FormHit]]] = defaultdict(lambda: defaultdict(list))
-        for form, meanings in self.single.items():
-            hits = tuple(
-                self.hit(concept, category, m)
-                for (concept, category), m in sorted(meanings.items())
-            )
-            if has_unspaced_script(form):
-                lexicon.unspaced.extend((form, hit) for hit in hits)
-                continue
-            lexicon.forms[form] = hits
-            plain = strip_diacritics(form)
-            if plain != form:  # the others are found in `forms` itself
-                stripped[plain].extend(hits)
-            for hit in hits:
-                if hit.restricted or hit.category == "capital":
-                    continue
-                for language in hit.languages - {ANY}:
-                    if hit.category in PROPER and not morphology.stems_names(language):
-                        continue
-                    found = morphology.stem(form, language)
-                    if found is not None:
-                        stems[language][found].append(hit)
-        lexicon.stripped = {form: tuple(dict.fromkeys(hits)) for form, hits in stripped.items()}
-        lexicon.stems = {
-            language: {s: tuple(dict.fromkeys(hits)) for s, hits in table.items()}
-            for language, table in stems.items()
-        }
-        phrases: dict[str, list[Phrase]] = defaultdict(list)
-        for slots, meanings in self.multi.items():
-            for (concept, category), meaning in sorted(meanings.items()):
-                phrase = Phrase(slots, self.hit(concept, category, meaning))
-                for first in slots[0]:
-                    phrases[first].append(phrase)
-        lexicon.phrases = {first: tuple(found) for first, found in phrases.items()}
-        index_exclusions(lexicon)
-        # Longest first, so that a substring search prefers the longer form.
-        lexicon.unspaced.sort(key=lambda item: -len(item[0]))
-        lexicon.cues = self.registry.cues
-        return lexicon
-
-
-def _token_slots(text: str) -> tuple[frozenset[str], ...]:
-    """The words of a form as documents are split into words: each with its alternatives."""
-    alternatives = [[fold(token) for token in words(choice)] for choice in text.split("|")]
-    if "|" not in text:
-        return tuple(frozenset({token}) for token in alternatives[0])
-    # "a|b c|d": alternatives per space-separated word, each one token.
-    return tuple(
-        frozenset(fold(token) for choice in word.split("|") for token in words(choice))
-        for word in text.split()
-    )
-
-
 def index_exclusions(lexicon: Lexicon) -> None:
     for concept, exclusions in lexicon.exclusions.items():
         index: dict[str, list[tuple[Exclusion, int]]] = defaultdict(list)
         for exclusion in exclusions:
             for offset, word in enumerate(exclusion.words):
-                index[word].append((exclusion, offset))
+                if not word.endswith("*"):
+                    index[word].append((exclusion, offset))
         lexicon.exclusion_index[concept] = dict(index)
-
-
-def _phrase(text: str) -> tuple[str, ...]:
-    return tuple(fold(token) for token in words(text))
-
-
-def lexicon_of(registry: Registry) -> Lexicon:
-    builder = _Builder(registry)
-    for entry in registry.entries.values():
-        builder.add_entry(entry)
-    return builder.build()
-
-
-_OLD_CATEGORIES = {
-    "names": "name",
-    "demonyms": "demonym",
-    "adjectives": "adjective",
-    "compounds": "compound",
-}
-
-
-def lexicon_from(
-    concepts: Iterable[Mapping[str, Any]],
-    cue_data: Mapping[str, Any],
-    aliases: Mapping[str, Iterable[str]] | None = None,
-) -> Lexicon:
-    """A lexicon from concept tables in the overlay format (``overlays/*.toml``) and a cues
-    table: for tests and for small lexicons of one's own."""
-    document: dict[str, Any] = {"concepts": [], "rules": {"concepts": {}, "cues": []}}
-    for data in concepts:
-        forms: list[list[str]] = []
-        capital_forms: list[list[str]] = []
-        for language, table in data.get("languages", {}).items():
-            for key, category in _OLD_CATEGORIES.items():
-                forms.extend([language, category, word, "overlay"] for word in table.get(key, []))
-            capital_forms.extend([language, "name", w, "overlay"] for w in table.get("capital", []))
-        record: dict[str, Any] = {"id": data["id"], "kind": data.get("kind", "other"),
-                                  "label": data["id"], "forms": forms}  # fmt: skip
-        if capital_forms:
-            capital = f"{data['id']}:capital"
-            record["capital"] = capital
-            document["concepts"].append(
-                {
-                    "id": capital,
-                    "kind": "city",
-                    "label": capital,
-                    "forms": capital_forms,
-                    "capital_of": data["id"],
-                    "country": data["id"],
-                }
-            )
-        document["concepts"].append(record)
-        document["rules"]["concepts"][data["id"]] = {
-            key: data[key] for key in ("exclusions", "false_friends", "given_name") if key in data
-        }
-    document["rules"]["cues"] = [
-        word for table in cue_data.get("languages", {}).values() for word in table.get("cues", [])
-    ]
-    registry = registry_from(document)
-    return lexicon_of(with_changes(registry, aliases or {}, {}))

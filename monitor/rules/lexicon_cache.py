@@ -18,10 +18,10 @@ import json
 import logging
 import marshal
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from monitor.rules.lexicon import (
     Concept,
@@ -31,14 +31,14 @@ from monitor.rules.lexicon import (
     Lexicon,
     Phrase,
     index_exclusions,
-    lexicon_of,
 )
+from monitor.rules.lexicon_build import lexicon_of
 from monitor.rules.registry import shipped, with_changes
 
 log = logging.getLogger("monitor.rules.lexicon")
 CACHE_ENV = "MONITOR_CACHE"
 # Bump when the compiled tables change shape or meaning.
-FORMAT = 2
+FORMAT = 5
 KEEP = 4  # compiled lexicons kept per folder (one per configuration in use)
 
 
@@ -124,18 +124,36 @@ def to_plain(lexicon: Lexicon) -> dict[str, Any]:
             first: tuple((tuple(tuple(sorted(s)) for s in p.slots), ids([p.hit])[0]) for p in found)
             for first, found in lexicon.phrases.items()
         },
+        "phrase_stems": {
+            language: {
+                first: tuple(
+                    (tuple(tuple(sorted(s)) for s in p.slots), ids([p.hit])[0]) for p in found
+                )
+                for first, found in table.items()
+            }
+            for language, table in lexicon.phrase_stems.items()
+        },
         "stems": {
             language: {stem: ids(hits) for stem, hits in table.items()}
             for language, table in lexicon.stems.items()
         },
         "unspaced": tuple((form, ids([hit])[0]) for form, hit in lexicon.unspaced),
         "exclusions": {
-            concept: tuple((e.words, tuple(sorted(e.languages)), e.sentence_start) for e in found)
+            concept: tuple(
+                (e.words, tuple(sorted(e.languages)), e.sentence_start, e.throughout) for e in found
+            )
             for concept, found in lexicon.exclusions.items()
         },
         "false_friends": {
             concept: tuple(
-                (f.description, f.context, f.unless, tuple(sorted(f.languages))) for f in friends
+                (
+                    f.description,
+                    f.context,
+                    f.unless,
+                    tuple(sorted(f.languages)),
+                    tuple(sorted(f.forms)),
+                )
+                for f in friends
             )
             for concept, friends in lexicon.false_friends.items()
         },
@@ -149,6 +167,7 @@ def to_plain(lexicon: Lexicon) -> dict[str, Any]:
                 tuple(sorted(c.given_name)),
                 tuple(sorted(c.lowercase)),
                 tuple(sorted(c.lowercase_acronyms)),
+                tuple(sorted(c.native_only)),
             )
             for c in lexicon.concepts.values()
         },
@@ -159,6 +178,34 @@ def to_plain(lexicon: Lexicon) -> dict[str, Any]:
         for h in sorted(numbers, key=numbers.__getitem__)
     )
     return plain
+
+
+V = TypeVar("V")
+
+
+class Decoded(Mapping[str, V]):
+    """A table read from the cache, each entry decoded when it is first asked for: a daemon
+    asks for a few thousand of the hundred thousand forms, so loading stays fast."""
+
+    def __init__(self, raw: dict[str, Any], decode: Callable[[Any], V]) -> None:
+        self._raw = raw
+        self._decode = decode
+        self._done: dict[str, V] = {}
+
+    def __getitem__(self, key: str) -> V:
+        found = self._done.get(key)
+        if found is None:
+            found = self._done[key] = self._decode(self._raw[key])
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
 
 
 def from_plain(plain: Mapping[str, Any]) -> Lexicon:
@@ -172,8 +219,16 @@ def from_plain(plain: Mapping[str, Any]) -> Lexicon:
         for concept, category, langs, origin, restricted in plain["hits"]
     ]
 
-    def table(mapping: Mapping[str, tuple[int, ...]]) -> dict[str, tuple[FormHit, ...]]:
-        return {key: tuple(hits[i] for i in value) for key, value in mapping.items()}
+    def table(mapping: dict[str, tuple[int, ...]]) -> Decoded[tuple[FormHit, ...]]:
+        return Decoded(mapping, lambda value: tuple(hits[i] for i in value))
+
+    def phrases(mapping: dict[str, Any]) -> Decoded[tuple[Phrase, ...]]:
+        return Decoded(
+            mapping,
+            lambda found: tuple(
+                Phrase(tuple(frozenset(s) for s in slots), hits[i]) for slots, i in found
+            ),
+        )
 
     lexicon = Lexicon(
         concepts={
@@ -187,6 +242,7 @@ def from_plain(plain: Mapping[str, Any]) -> Lexicon:
                 frozenset(given),
                 frozenset(lower),
                 frozenset(acronyms),
+                frozenset(native),
             )
             for concept, (
                 kind,
@@ -197,26 +253,28 @@ def from_plain(plain: Mapping[str, Any]) -> Lexicon:
                 given,
                 lower,
                 acronyms,
+                native,
             ) in plain["concepts"].items()
         },
         forms=table(plain["forms"]),
         stripped=table(plain["stripped"]),
-        phrases={
-            first: tuple(Phrase(tuple(frozenset(s) for s in slots), hits[i]) for slots, i in found)
-            for first, found in plain["phrases"].items()
+        phrases=phrases(plain["phrases"]),
+        phrase_stems={
+            language: phrases(found) for language, found in plain["phrase_stems"].items()
         },
         stems={language: table(found) for language, found in plain["stems"].items()},
         unspaced=[(form, hits[i]) for form, i in plain["unspaced"]],
         exclusions={
             concept: tuple(
-                Exclusion(words, frozenset(langs), start) for words, langs, start in found
+                Exclusion(words, frozenset(langs), start, throughout)
+                for words, langs, start, throughout in found
             )
             for concept, found in plain["exclusions"].items()
         },
         false_friends={
             concept: tuple(
-                FalseFriend(description, context, unless, frozenset(langs))
-                for description, context, unless, langs in friends
+                FalseFriend(description, context, unless, frozenset(langs), frozenset(forms))
+                for description, context, unless, langs, forms in friends
             )
             for concept, friends in plain["false_friends"].items()
         },

@@ -38,20 +38,50 @@ SNOWBALL = {
     "id": "indonesian", "ga": "irish", "it": "italian", "lt": "lithuanian", "ne": "nepali",
     "no": "norwegian", "nb": "norwegian", "nn": "norwegian", "fa": "persian",
     "pt": "portuguese", "ro": "romanian", "sr": "serbian", "es": "spanish", "sv": "swedish",
-    "ta": "tamil", "tr": "turkish", "yi": "yiddish",
+    "ta": "tamil", "tr": "turkish", "yi": "yiddish", "hr": "serbian", "bs": "serbian",
 }  # fmt: skip
 GENERATED = frozenset({"pl", "ru"})
 # Languages whose names of places inflect (German "Deutschlands", Czech "Německa"): there a
 # name's stem finds its forms. In English, French, Spanish, Italian and Portuguese names do
 # not inflect, and a name's stem would find common words ("turkeys", the birds).
+# Arabic and Persian are here for their clitics: "بالنيجر" (in Niger) stems to نيجر.
 INFLECTED_NAMES = frozenset(
     {"cs", "da", "de", "el", "et", "fi", "hu", "lt", "nl", "no", "nb", "nn", "ro", "sr", "sv",
-     "tr", "hy", "eu", "ga"}
+     "tr", "hy", "eu", "ga", "ar", "fa", "hr", "bs"}
 )  # fmt: skip
+# Languages whose names take endings (with no stemmer of their own among them: Ukrainian,
+# Slovak …): a name's other spellings may add an ending there ("Zełenskiego").
+_NAMES_TAKE_ENDINGS = (
+    INFLECTED_NAMES
+    | GENERATED
+    | frozenset(
+        {"uk", "be", "bg", "sk", "sl", "hr", "bs", "lv", "mk", "sq", "ka", "he", "ur", "hi", "und"}
+    )
+)
 MIN_STEM = 4
 # Languages that write the same common words: a Bosnian adjective is also Croatian and
 # Serbian (Latin script), a Malay one Indonesian, a Danish one Norwegian.
 _KIN = (frozenset({"bs", "hr", "sr"}), frozenset({"da", "nb", "nn", "no"}), frozenset({"id", "ms"}))
+
+
+# Letters that join a word in front of it: Arabic and Persian "and", "so", "with", "for",
+# "like" and the article (بالنيجر: in Niger; لأوكرانيا: for Ukraine), Hebrew "the", "in",
+# "to", "and", "from", "that", "as" (בגרמניה: in Germany). Longest first.
+_CLITICS = {
+    "ar": ("وبال", "وال", "بال", "كال", "فال", "لل", "ال", "و", "ف", "ب", "ل", "ك"),
+    "fa": ("و", "ب"),
+    "ur": ("و",),
+    "he": ("וב", "ול", "ומ", "וה", "שב", "של", "שה", "כש", "מה", "לה", "בה", "ב", "ל", "ו", "מ", "ש", "ה", "כ"),  # noqa: RUF001
+}  # fmt: skip
+
+
+def without_clitics(word: str, language: str) -> list[str]:
+    """``word`` without the letters its language joins in front of words, longest first."""
+    return [
+        word[len(clitic) :]
+        for clitic in _CLITICS.get(language, ())
+        if word.startswith(clitic) and len(word) - len(clitic) >= 3
+    ]
 
 
 def kin(language: str) -> frozenset[str]:
@@ -106,6 +136,11 @@ def stems_names(language: str) -> bool:
     return language in INFLECTED_NAMES
 
 
+def names_take_endings(language: str) -> bool:
+    """Whether a name takes case endings in ``language`` (not in English, French, Spanish…)."""
+    return language in _NAMES_TAKE_ENDINGS
+
+
 _lock = threading.Lock()
 
 
@@ -148,6 +183,8 @@ def _polish(word: str) -> set[str]:
         return {form for lemma in lemmas for form, *_ in morfeusz.generate(lemma)}
     if any(tag != "ign" for _s, _e, (_f, _l, tag, _k, _q) in analyses):
         return {word}  # a form of some other word: it is not a name of its own to inflect
+    if not word[:1].isupper():
+        return {word}  # an unknown common word is not Polish ("turkey"): nothing to guess
     return {word, *(_guessed_polish(word))}
 
 

@@ -28,7 +28,7 @@ from monitor.rules import morphology
 from monitor.rules import query as q
 from monitor.rules.analysed import Analysis, Key, Mention
 from monitor.rules.lexicon import Lexicon
-from monitor.rules.names import is_name_form, looks_like_a_name, name_stem
+from monitor.rules.names import is_name_form, looks_like_a_name, name_key, name_stem, skeleton
 from monitor.rules.text import fold, strip_diacritics, words
 
 
@@ -59,6 +59,7 @@ class WordTerm:
     stems: tuple[tuple[str, str], ...] = ()
     # the key stem of a word written as a name, which its other spellings start with
     name: str | None = None
+    name_key: str = ""  # its whole key: what the other spellings are where names do not inflect
 
 
 def word_term(word: str) -> WordTerm:
@@ -69,13 +70,18 @@ def word_term(word: str) -> WordTerm:
         for language in sorted(morphology.GENERATED)
         if (found := morphology.inflections(word, language) - {folded})
     )
+    # A name is stemmed only where names inflect: English "Orlene" (a hurricane) has the
+    # stem of "Orlen", German "Orlens" is Orlen's.
+    named = looks_like_a_name(word)
     stems = tuple(
         (language, stem)
         for language in sorted(morphology.SNOWBALL)
+        if not named or morphology.stems_names(language)
         if (stem := morphology.stem(folded, language)) is not None
     )
-    name = name_stem(word) if looks_like_a_name(word) else None
-    return WordTerm(word, folded, strip_diacritics(word), inflections, stems, name)
+    name = name_stem(word) if named else None
+    key = name_key(word) if name is not None else ""
+    return WordTerm(word, folded, strip_diacritics(word), inflections, stems, name, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +195,7 @@ def _required_keys(term: Term) -> set[Key] | None:
         keys |= {("t", stem) for _, stem in term.stems}
         if term.name is not None:
             keys.add(("n", term.name[:4]))
+            keys.add(("k", skeleton(term.name_key)[:4]))
         return keys
     if isinstance(term, PhraseTerm):
         return {("w", max(term.words, key=len))}
@@ -325,10 +332,15 @@ def _word_hits(term: WordTerm, doc: Analysis) -> list[Hit]:
 
 def _name_hits(term: WordTerm, stem: str, doc: Analysis, seen: set[str]) -> list[Hit]:
     """Capitalised document words that are the name in another spelling or script."""
-    prefix = stem[:4]
+    prefix, consonants = stem[:4], skeleton(term.name_key)[:4]
+    inflects = morphology.names_take_endings(doc.language)
     found = []
     for word, details in doc.info.items():
-        if word in seen or ("n", prefix) not in details.keys or not is_name_form(stem, word):
+        if word in seen or (
+            ("n", prefix) not in details.keys and ("k", consonants) not in details.keys
+        ):
+            continue
+        if not is_name_form(stem, term.name_key, word, inflects=inflects):
             continue
         for position in doc.where(word):
             written = doc.words[position]
