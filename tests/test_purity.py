@@ -32,6 +32,7 @@ CORE = [
     "monitor.rules.lexicon",
     "monitor.rules.lexicon_build",
     "monitor.rules.inspection",
+    "monitor.rules.word_terms",
     "monitor.rules.names",
     "monitor.rules.registry",
     "monitor.rules.ruleset",

@@ -8,11 +8,11 @@ from monitor.rules.ruleset import (
     ConceptTerm,
     Group,
     Term,
-    WordTerm,
     children,
     describe,
     evaluate,
 )
+from monitor.rules.word_terms import WordTerm
 
 
 def explain(rule: CompiledRule, doc: Analysis) -> list[str]:
@@ -37,8 +37,10 @@ def _walk(term: Term, doc: Analysis, depth: int, lines: list[str], *, title_only
         return
     for hit in hits or ():
         word = doc.words[hit.position]
+        origin = f" [{hit.origin}]" if hit.origin else ""
         lines.append(
-            f"{indent}    {word!r} ({doc.field_of(hit.position)}, word {hit.position}): {hit.via}"
+            f"{indent}    {word!r} ({doc.field_of(hit.position)}, word {hit.position}): "
+            f"{hit.via}{origin}"
         )
     if hits is None:
         lines.extend(f"{indent}    {reason}" for reason in _misses(term, doc))

@@ -15,8 +15,9 @@ from monitor.documents.shapes import Document
 from monitor.rules.analysed import Analysis
 from monitor.rules.analysis import analyse
 from monitor.rules.lexicon import Lexicon
-from monitor.rules.ruleset import Hit, RuleSet
+from monitor.rules.ruleset import RuleSet
 from monitor.rules.snippets import build_snippets
+from monitor.rules.word_terms import Hit
 
 MAX_TERMS = 50
 
@@ -59,6 +60,7 @@ def describe_hits(doc: Analysis, hits: list[Hit]) -> list[dict[str, Any]]:
                 "field": doc.field_of(hit.position),
                 "position": hit.position,
                 "via": hit.via,
+                "origin": hit.origin,
             },
         )
     return sorted(seen.values(), key=lambda t: (t["position"], t["term"]))[:MAX_TERMS]

@@ -3,10 +3,7 @@
 Each rule's query becomes a tree of terms. A bare word (or a quoted phrase) that
 names a concept in the lexicon becomes a concept term: every form in every
 language. Any other word matches, in a document's language, the forms its own
-analysis gives (:mod:`monitor.rules.morphology`): its inflections (Polish,
-Russian), words with its stem (Snowball languages), words whose lemma it is, the
-same letters without diacritics, and, for a word written as a name, its spellings
-and inflections in other scripts (:mod:`monitor.rules.names`). Words are split as
+analysis gives (:mod:`monitor.rules.word_terms`). Words are split as
 documents are (:func:`monitor.rules.text.words`): ``Rolls-Royce`` is the phrase
 "Rolls Royce", ``Ukrayna'ya`` is "Ukrayna ya".
 
@@ -24,21 +21,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from monitor.rules import morphology
 from monitor.rules import query as q
 from monitor.rules.analysed import Analysis, Key, Mention
 from monitor.rules.lexicon import Lexicon
-from monitor.rules.names import is_name_form, looks_like_a_name, name_key, name_stem, skeleton
+from monitor.rules.names import skeleton
 from monitor.rules.text import fold, strip_diacritics, words
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One document word that satisfied one rule term."""
-
-    term: str  # the rule's term as written
-    position: int
-    via: str  # surface, inflection, translation, demonym, adjective, alias, capital, lemma, diacritics, prefix, phrase
+from monitor.rules.word_terms import Hit, WordTerm, word_hits, word_term
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,42 +34,6 @@ class ConceptTerm:
     word: str
     concepts: frozenset[str]
     languages: frozenset[str]  # the languages the query word itself belongs to
-
-
-@dataclass(frozen=True, slots=True)
-class WordTerm:
-    word: str
-    folded: str
-    stripped: str
-    # language -> the word's forms there (Polish and Russian inflections), folded
-    inflections: tuple[tuple[str, frozenset[str]], ...] = ()
-    # language -> the word's Snowball stem there
-    stems: tuple[tuple[str, str], ...] = ()
-    # the key stem of a word written as a name, which its other spellings start with
-    name: str | None = None
-    name_key: str = ""  # its whole key: what the other spellings are where names do not inflect
-
-
-def word_term(word: str) -> WordTerm:
-    """A word that names no concept, with the forms its own analysis gives."""
-    folded = fold(word)
-    inflections = tuple(
-        (language, found - {folded})
-        for language in sorted(morphology.GENERATED)
-        if (found := morphology.inflections(word, language) - {folded})
-    )
-    # A name is stemmed only where names inflect: English "Orlene" (a hurricane) has the
-    # stem of "Orlen", German "Orlens" is Orlen's.
-    named = looks_like_a_name(word)
-    stems = tuple(
-        (language, stem)
-        for language in sorted(morphology.SNOWBALL)
-        if not named or morphology.stems_names(language)
-        if (stem := morphology.stem(folded, language)) is not None
-    )
-    name = name_stem(word) if named else None
-    key = name_key(word) if name is not None else ""
-    return WordTerm(word, folded, strip_diacritics(word), inflections, stems, name, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +102,16 @@ def _compile(node: q.Node, lexicon: Lexicon) -> Term:
         if len(tokens) > 1:  # Rolls-Royce, O'Brien, Ukrayna'ya: the words documents hold
             return _phrase(node.text, tokens, lexicon)
         concepts = lexicon.resolve(node.text)
-        if concepts:
-            hits, _ = lexicon.lookup(node.text)
-            languages = frozenset().union(*(h.languages for h in hits if h.concept in concepts))
-            return ConceptTerm(node.text, concepts, languages)
-        return word_term(node.text)
+        if not concepts:
+            return word_term(node.text)
+        hits, _ = lexicon.lookup(node.text)
+        languages = frozenset().union(*(h.languages for h in hits if h.concept in concepts))
+        concept = ConceptTerm(node.text, concepts, languages)
+        if all(lexicon.concepts[c].kind == "alias" for c in concepts if c in lexicon.concepts):
+            # A concept of the user's own ([aliases] Zelensky = ["زيلينسكي"]) adds forms to the
+            # word; the word keeps its own (inflections, other scripts) too.
+            return Group("or", (concept, word_term(node.text)))
+        return concept
     if isinstance(node, q.Phrase):
         return _phrase(" ".join(node.words), words(" ".join(node.words)), lexicon)
     if isinstance(node, q.Prefix):
@@ -276,12 +233,12 @@ def _near(results: list[list[Hit]], distance: int, doc: Analysis) -> list[Hit] |
 def _term_hits(term: Term, doc: Analysis) -> list[Hit]:
     if isinstance(term, ConceptTerm):
         return [
-            Hit(term.word, m.position, _concept_via(term, m, doc))
+            Hit(term.word, m.position, _concept_via(term, m, doc), _concept_origin(m, doc))
             for concept in term.concepts
             for m in doc.mentions.get(concept, ())
         ]
     if isinstance(term, WordTerm):
-        return _word_hits(term, doc)
+        return word_hits(term, doc)
     if isinstance(term, PhraseTerm):
         return _phrase_hits(term, doc)
     if isinstance(term, PrefixTerm):
@@ -292,6 +249,15 @@ def _term_hits(term: Term, doc: Analysis) -> list[Hit]:
             for p in where
         ]
     return []
+
+
+def _concept_origin(mention: Mention, doc: Analysis) -> str:
+    """ "UA: pl name, from morfeusz2": the concept, the form's kind and languages, its source."""
+    hit = mention.hit
+    languages = sorted(hit.languages)
+    shown = ", ".join(languages[:4]) + (f" +{len(languages) - 4}" if len(languages) > 4 else "")
+    how = {"stem": f", by its Snowball stem ({doc.language})", "lemma": ", by its lemma"}
+    return f"{hit.concept}: {shown} {hit.category}, from {hit.origin}{how.get(mention.via, '')}"
 
 
 def _concept_via(term: ConceptTerm, mention: Mention, doc: Analysis) -> str:
@@ -305,48 +271,6 @@ def _concept_via(term: ConceptTerm, mention: Mention, doc: Analysis) -> str:
     if term.languages & mention.hit.languages & {doc.language}:
         return "inflection"
     return "translation"
-
-
-def _word_hits(term: WordTerm, doc: Analysis) -> list[Hit]:
-    """The document words that are forms of a rule word, in the document's language."""
-    language = doc.language
-    hits = [Hit(term.word, p, "surface") for p in doc.where(term.folded)]
-    seen = {term.folded}
-    inflected = dict(term.inflections).get(language, ())
-    stem = dict(term.stems).get(language)
-    candidates: list[tuple[str, list[str]]] = [
-        ("inflection", [w for w in inflected if w in doc.info]),
-        ("stem", doc.words_with_stem(stem) if stem is not None else []),
-        ("lemma", doc.words_with_lemma(term.folded)),
-        ("diacritics", doc.words_stripped_to(term.stripped)),
-    ]
-    for via, found in candidates:
-        for word in found:
-            if word not in seen:
-                seen.add(word)
-                hits.extend(Hit(term.word, p, via) for p in doc.where(word))
-    if term.name is not None:
-        hits.extend(_name_hits(term, term.name, doc, seen))
-    return sorted(hits, key=lambda h: h.position)
-
-
-def _name_hits(term: WordTerm, stem: str, doc: Analysis, seen: set[str]) -> list[Hit]:
-    """Capitalised document words that are the name in another spelling or script."""
-    prefix, consonants = stem[:4], skeleton(term.name_key)[:4]
-    inflects = morphology.names_take_endings(doc.language)
-    found = []
-    for word, details in doc.info.items():
-        if word in seen or (
-            ("n", prefix) not in details.keys and ("k", consonants) not in details.keys
-        ):
-            continue
-        if not is_name_form(stem, term.name_key, word, inflects=inflects):
-            continue
-        for position in doc.where(word):
-            written = doc.words[position]
-            if written[:1].isupper() or not written[:1].islower():
-                found.append(Hit(term.word, position, "transliteration"))
-    return found
 
 
 def _phrase_hits(term: PhraseTerm, doc: Analysis) -> list[Hit]:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.rules.analysed import Analysis
-from monitor.rules.ruleset import Hit
+from monitor.rules.word_terms import Hit
 
 CONTEXT = 80  # characters on each side of a hit
 MAX_SNIPPETS = 3
