@@ -279,8 +279,11 @@ def trusted_alias(alias: str) -> bool:
     capital where its script has them), no mojibake."""
     letters = [c for c in alias if c.isalpha()]
     first = alias[:1]
+    # "i  -Armenia": a grammatical prefix of some language written apart, not a name.
+    parts = re.split(r"[\s\-]+", alias.strip())
     return (
         len(letters) >= MIN_ALIAS
+        and all(len(part) > 1 for part in parts if part)
         and not alias.isupper()
         and not first.islower()
         and not any(c.isdigit() for c in alias)
@@ -385,6 +388,7 @@ def add_reviewed(registry: Registry) -> None:
         add_overlay(registry, tomllib.loads(path.read_text(encoding="utf-8")))
     add_ambiguity(registry, tomllib.loads((DATA / "ambiguity.toml").read_text(encoding="utf-8")))
     cues = tomllib.loads((DATA / "cues.toml").read_text(encoding="utf-8"))
+    registry.rules["connectors"] = sorted(cues.get("connectors", {}).get("words", []))
     registry.rules["cues"] = sorted(
         {word for table in cues.get("languages", {}).values() for word in table.get("cues", [])}
     )

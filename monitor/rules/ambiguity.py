@@ -102,9 +102,14 @@ def _in_capitals(analysis: Analysis, position: int) -> bool:
     """Whether the field is written in capitals ("EL PRESIDENTE DE LA UE"): then capitals
     say nothing of an acronym."""
     _, offset = _field(analysis, position)
-    last = analysis.title_length if offset == 0 else len(analysis.folded)
-    cased = [w for w in analysis.words[offset:last] if len(w) > 2 and has_case(w)]
-    return len(cased) >= 3 and sum(1 for w in cased if w.isupper()) / len(cased) >= 0.8
+    key = ("in capitals", offset)
+    found = analysis.memo.get(key)
+    if found is None:
+        last = analysis.title_length if offset == 0 else len(analysis.folded)
+        cased = [w for w in analysis.words[offset:last] if len(w) > 2 and has_case(w)]
+        found = len(cased) >= 3 and sum(1 for w in cased if w.isupper()) / len(cased) >= 0.8
+        analysis.memo[key] = found
+    return bool(found)
 
 
 def _inside_longer(mention: Mention, covered: dict[int, list[Mention]]) -> str | None:
@@ -209,9 +214,18 @@ def _stands_for_state(
             continue
         if analysis.folded[other] in lexicon.cues:
             return True
-        if capitals.get(other, mention.hit.concept) != mention.hit.concept:
-            return True  # "Baku and Yerevan": two capitals together stand for their states
+        if capitals.get(other, mention.hit.concept) != mention.hit.concept and _joined(
+            analysis, lexicon, min(other, position), max(other, position)
+        ):
+            return True  # "Baku and Yerevan": two capitals joined stand for their states
     return False
+
+
+def _joined(analysis: Analysis, lexicon: Lexicon, first: int, last: int) -> bool:
+    """Whether nothing but a connector ("and", "i", "и", "ve") or a hyphen stands between
+    two words: "Baku and Yerevan", "Baku-Yerevan", not "London with Baku"."""
+    between = analysis.folded[first + 1 : last]
+    return len(between) <= 1 and all(word in lexicon.connectors for word in between)
 
 
 def _excluded(

@@ -54,6 +54,8 @@ class Analysis:
     _positions: dict[str, list[int]] | None = None
     _words: list[str] | None = None
     _stems: dict[str, list[str]] | None = None
+    _heads: frozenset[str] | None = None
+    _lemmas: frozenset[str] | None = None
 
     @property
     def positions(self) -> dict[str, list[int]]:
@@ -121,6 +123,19 @@ class Analysis:
                     index.setdefault(details.stem, []).append(word)
             self._stems = index
         return self._stems.get(stem, [])
+
+    def stem_heads(self) -> frozenset[str]:
+        """The first five letters of every word's stem (or of the word, when it has none)."""
+        if self._heads is None:
+            self._heads = frozenset((d.stem or w)[:5] for w, d in self.info.items())
+        return self._heads
+
+    def lemmas(self) -> frozenset[str]:
+        """Every word's lemma, and every word."""
+        if self._lemmas is None:
+            found = {d.lemma for d in self.info.values() if d.lemma is not None}
+            self._lemmas = frozenset(found | self.info.keys())
+        return self._lemmas
 
     def words_stripped_to(self, plain: str) -> list[str]:
         """Document words (folded) that read ``plain`` without diacritics."""

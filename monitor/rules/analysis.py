@@ -107,11 +107,13 @@ def _hits(
     # In a document too short to tell its language, every form counts.
     own = morphology.kin(language) | {ANY} if language != "und" else frozenset()
     if own:
-        found = tuple(h for h in found if _counts_in(h, own))
+        found = tuple(h for h in found if _counts_in(h, own, word))
+    if found and lexicon.removed:
+        found = tuple(h for h in found if word not in lexicon.concepts[h.concept].removed)
     if found:
         return found, "diacritics" if by_stripping else "form"
     for bare in morphology.without_clitics(word, language):
-        found = tuple(h for h in lexicon.forms.get(bare, ()) if not own or _counts_in(h, own))
+        found = tuple(h for h in lexicon.forms.get(bare, ()) if not own or _counts_in(h, own, bare))
         if found:
             return found, "form"
     if stem is not None:
@@ -131,11 +133,14 @@ def _hits(
 _COMMON_WORDS = frozenset({"adjective", "demonym", "compound"})
 
 
-def _counts_in(hit: FormHit, own: frozenset[str]) -> bool:
+def _counts_in(hit: FormHit, own: frozenset[str], word: str) -> bool:
     """Whether ``hit`` counts in a document of the languages ``own``: a name does, but an
-    inflection generated for another language (Polish "Chin" is English "chin") or a
-    common word of another language does not."""
+    inflection generated for another language (Polish "Chin" is English "chin"), a common
+    word of another language, or another language's acronym of two letters (Lithuanian
+    "ES" for the EU is Spanish "es") does not."""
     if hit.restricted or hit.category in _COMMON_WORDS:
+        return not hit.languages.isdisjoint(own)
+    if hit.category == "acronym" and len(word) <= 2:
         return not hit.languages.isdisjoint(own)
     return True
 
@@ -234,7 +239,11 @@ def _find_phrases(analysis: Analysis, lexicon: Lexicon, found: dict[str, list[Me
         if lemmatised and details.lemma is not None:
             ways.append((lemmatised.get(details.lemma, ()), "lemma"))
         for candidates, via in ways:
+            if not candidates or not _any_may_follow(analysis, lexicon, candidates, via):
+                continue
             for phrase in candidates:
+                if not _may_follow(analysis, phrase.slots[1], via):
+                    continue  # its second word is nowhere in the document
                 for start in analysis.where(word):
                     if _phrase_fits(analysis, start, phrase, via):
                         found[phrase.hit.concept].append(
@@ -262,6 +271,38 @@ def _phrase_lemmas(lexicon: Lexicon, language: str) -> dict[str, tuple[Phrase, .
                     table[first].append(Phrase(slots, phrase.hit))
     found = lexicon.phrase_lemmas[language] = {k: tuple(dict.fromkeys(v)) for k, v in table.items()}
     return found
+
+
+def _any_may_follow(
+    analysis: Analysis, lexicon: Lexicon, candidates: tuple[Phrase, ...], via: str
+) -> bool:
+    """Whether any of the names starting with one word can go on in this document: one
+    set operation for all of them ("San" starts three hundred)."""
+    key = (via, id(candidates))
+    seconds = lexicon.phrase_seconds.get(key)
+    if seconds is None:
+        words = {word for phrase in candidates for word in phrase.slots[1]}
+        seconds = frozenset(w[:5] for w in words) if via == "stem" else frozenset(words)
+        lexicon.phrase_seconds[key] = seconds
+    if via == "stem":
+        return not seconds.isdisjoint(analysis.stem_heads())
+    if via == "lemma":
+        return not seconds.isdisjoint(analysis.lemmas())
+    return not seconds.isdisjoint(analysis.info.keys())
+
+
+def _may_follow(analysis: Analysis, slot: frozenset[str], via: str) -> bool:
+    """Whether some word of the document can fill ``slot`` (a cheap test before the
+    positions are compared: most names never have their second word in a document)."""
+    info = analysis.info
+    if any(word in info for word in slot):
+        return True
+    if via == "stem":
+        heads = analysis.stem_heads()
+        return any(stem[:5] in heads for stem in slot)
+    if via == "lemma":
+        return not analysis.lemmas().isdisjoint(slot)
+    return False
 
 
 def _phrase_fits(analysis: Analysis, start: int, phrase: Phrase, via: str) -> bool:

@@ -4,7 +4,7 @@ A word that names concepts is shown as the registry holds them, the user's chang
 included: per language each name, demonym, adjective, compound, acronym and alias as
 written, with where it came from, plus what the matcher adds at run time (Snowball stems,
 the inflections of forms from ``config.toml``). A word that names none is shown as a rule
-word's own analysis: its inflections, stems and name key, as :func:`ruleset.word_term`
+word's own analysis: its inflections, stems and name key, as :func:`word_terms.word_term`
 makes them.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from monitor.rules import morphology
 from monitor.rules.lexicon import Lexicon
 from monitor.rules.registry import ANY, Entry, Registry
-from monitor.rules.ruleset import WordTerm, word_term
 from monitor.rules.text import fold, words
+from monitor.rules.word_terms import WordTerm, word_term
 
 # The order categories are shown in.
 CATEGORIES = ("name", "acronym", "demonym", "adjective", "compound", "alias")

@@ -94,6 +94,7 @@ class Concept:
     # Folded forms that count only in documents of a language that names the concept so:
     # "Georgia" in a Turkish or Dutch text is the US state (they say Gürcistan, Georgië).
     native_only: frozenset[str] = frozenset()
+    removed: frozenset[str] = frozenset()  # words the user took away from it (config.toml)
 
 
 @dataclass
@@ -107,6 +108,8 @@ class Lexicon:
     # language -> stem of the first word -> the multi-word names of that language, each slot
     # holding its words' stems: "der Europäischen Union", "Evropské unie", "Európai Unióban".
     phrase_stems: Mapping[str, Mapping[str, tuple[Phrase, ...]]] = field(default_factory=dict)
+    # (way, id of a tuple of names) -> the words their second slots hold, filled in use.
+    phrase_seconds: dict[tuple[str, int], frozenset[str]] = field(default_factory=dict, repr=False)
     # The same for the lemmatised languages, built on first use in each (analysis.py).
     phrase_lemmas: dict[str, dict[str, tuple[Phrase, ...]]] = field(
         default_factory=dict, repr=False
@@ -120,7 +123,8 @@ class Lexicon:
     exclusion_index: dict[str, dict[str, list[tuple[Exclusion, int]]]] = field(default_factory=dict)
     false_friends: dict[str, tuple[FalseFriend, ...]] = field(default_factory=dict)
     cues: frozenset[str] = frozenset()
-    # language -> folded word -> analysis.WordInfo, filled as documents are read.
+    connectors: frozenset[str] = frozenset()
+    removed: bool = False  # whether the user removed any word from a concept    # language -> folded word -> analysis.WordInfo, filled as documents are read.
     word_cache: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     # language -> lemma -> folded words seen with it; plain form -> folded words seen with it.
     lemma_forms: dict[str, dict[str, set[str]]] = field(default_factory=dict, repr=False)

@@ -56,6 +56,7 @@ class _Builder:
             lowercase=frozenset(rules.get("lowercase", ())),
             lowercase_acronyms=entry.lowercase_ok,
             native_only=frozenset(fold(word) for word in rules.get("native_only", ())),
+            removed=entry.removed,
         )
         for form in entry.forms:
             self.add_form(entry.id, form.category, form)
@@ -165,7 +166,7 @@ class _Builder:
             if plain != form:  # the others are found in `forms` itself
                 stripped[plain].extend(hits)
             for hit in hits:
-                if hit.restricted:
+                if hit.restricted or hit.category == "capital":
                     continue
                 for language in hit.languages - {ANY}:
                     if hit.category in PROPER and not morphology.stems_names(language):
@@ -191,6 +192,8 @@ class _Builder:
         # Longest first, so that a substring search prefers the longer form.
         lexicon.unspaced.sort(key=lambda item: -len(item[0]))
         lexicon.cues = self.registry.cues
+        lexicon.connectors = self.registry.connectors
+        lexicon.removed = any(concept.removed for concept in lexicon.concepts.values())
         return lexicon
 
 
@@ -294,6 +297,7 @@ def lexicon_from(
         document["rules"]["concepts"][data["id"]] = {
             key: data[key] for key in ("exclusions", "false_friends", "given_name") if key in data
         }
+    document["rules"]["connectors"] = cue_data.get("connectors", {}).get("words", [])
     document["rules"]["cues"] = [
         word for table in cue_data.get("languages", {}).values() for word in table.get("cues", [])
     ]

@@ -38,8 +38,9 @@ from monitor.rules.registry import shipped, with_changes
 log = logging.getLogger("monitor.rules.lexicon")
 CACHE_ENV = "MONITOR_CACHE"
 # Bump when the compiled tables change shape or meaning.
-FORMAT = 5
+FORMAT = 6
 KEEP = 4  # compiled lexicons kept per folder (one per configuration in use)
+_COMPILERS = ("lexicon_build.py", "lexicon.py", "registry.py", "text.py", "morphology.py")
 
 
 @functools.lru_cache(maxsize=1)
@@ -92,6 +93,9 @@ def _key(aliases: Mapping[str, Any], changes: Mapping[str, Any]) -> str:
     user = json.dumps([aliases, changes], sort_keys=True, ensure_ascii=False, default=list)
     digest.update(user.encode())
     digest.update(f"{FORMAT}:{metadata.version('PyStemmer')}".encode())
+    # The code that compiles the tables: a changed rule of folding or stemming recompiles.
+    for module in _COMPILERS:
+        digest.update((resources.files("monitor") / "rules" / module).read_bytes())
     return digest.hexdigest()[:20]
 
 
@@ -168,10 +172,13 @@ def to_plain(lexicon: Lexicon) -> dict[str, Any]:
                 tuple(sorted(c.lowercase)),
                 tuple(sorted(c.lowercase_acronyms)),
                 tuple(sorted(c.native_only)),
+                tuple(sorted(c.removed)),
             )
             for c in lexicon.concepts.values()
         },
         "cues": tuple(sorted(lexicon.cues)),
+        "connectors": tuple(sorted(lexicon.connectors)),
+        "removed": lexicon.removed,
     }
     plain["hits"] = tuple(
         (h.concept, h.category, tuple(sorted(h.languages)), h.origin, h.restricted)
@@ -196,6 +203,17 @@ class Decoded(Mapping[str, V]):
         found = self._done.get(key)
         if found is None:
             found = self._done[key] = self._decode(self._raw[key])
+        return found
+
+    def get(self, key: str, default: Any = None) -> Any:
+        # Without the exception Mapping.get raises and catches on every miss.
+        found = self._done.get(key)
+        if found is not None:
+            return found
+        raw = self._raw.get(key)
+        if raw is None:
+            return default
+        found = self._done[key] = self._decode(raw)
         return found
 
     def __contains__(self, key: object) -> bool:
@@ -243,6 +261,7 @@ def from_plain(plain: Mapping[str, Any]) -> Lexicon:
                 frozenset(lower),
                 frozenset(acronyms),
                 frozenset(native),
+                frozenset(removed),
             )
             for concept, (
                 kind,
@@ -254,6 +273,7 @@ def from_plain(plain: Mapping[str, Any]) -> Lexicon:
                 lower,
                 acronyms,
                 native,
+                removed,
             ) in plain["concepts"].items()
         },
         forms=table(plain["forms"]),
@@ -279,6 +299,8 @@ def from_plain(plain: Mapping[str, Any]) -> Lexicon:
             for concept, friends in plain["false_friends"].items()
         },
         cues=frozenset(plain["cues"]),
+        connectors=frozenset(plain["connectors"]),
+        removed=bool(plain.get("removed")),
     )
     index_exclusions(lexicon)
     return lexicon

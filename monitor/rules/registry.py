@@ -45,6 +45,9 @@ class Entry:
     capital_of: str | None = None
     description: str = ""
     lowercase_ok: frozenset[str] = frozenset()  # languages that may write an acronym "Nato"
+    # Words (folded) the user removed in config.toml: they do not name the concept, even
+    # when they are another form without its diacritics.
+    removed: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Registry:
     # concept id -> its ambiguity rules (ambiguity.toml and the overlays'), as data.
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     cues: frozenset[str] = frozenset()
+    connectors: frozenset[str] = frozenset()  # "and", "i", "и", "ve": capitals joined by one
     sources: dict[str, str] = field(default_factory=dict)
     # Whether the Polish and Russian forms were inflected when the data was built (the
     # shipped registry's were); the lexicon inflects those of other registries itself.
@@ -89,6 +93,7 @@ def registry_from(document: Mapping[str, Any]) -> Registry:
         for key, items in extra.items():
             merged[key] = [*merged.get(key, []), *items]
     registry.cues = frozenset(fold(word) for word in rules.get("cues", ()))
+    registry.connectors = frozenset(fold(word) for word in rules.get("connectors", ()))
     return registry
 
 
@@ -112,7 +117,9 @@ def with_changes(
             removed = {fold(word) for word in change.get("remove", ())}
             entry = entries[concept]
             kept = tuple(f for f in entry.forms if fold(f.text) not in removed)
-            entries[concept] = _replace(entry, kept)
+            entries[concept] = dataclasses.replace(
+                entry, forms=kept, removed=entry.removed | removed
+            )
     return dataclasses.replace(registry, entries=entries)
 
 

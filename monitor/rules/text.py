@@ -23,7 +23,11 @@ _MARKS = (
 _TOKEN = re.compile(rf"[\w{_MARKS}]+")  # twice as fast as an alternation; "_" handled below
 _TOKEN_NO_UNDERSCORE = re.compile(rf"(?:[^\W_]|[{_MARKS}])+")
 # Scripts written without spaces: their words are found as substrings, not tokens.
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f]")
+# Chinese, Japanese, Thai, Lao, Khmer, Myanmar.
+_UNSPACED = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1780-\u17ff"
+    r"\u1000-\u109f]"
+)
 # Letters that NFKD does not take apart but that people drop when typing without diacritics.
 _PLAIN = str.maketrans(
     {
@@ -67,10 +71,23 @@ def fold(word: str) -> str:
     return unicodedata.normalize("NFC", word.casefold().replace("\u0307", ""))
 
 
+# Letters that look like a letter with a diacritic but are letters of their own, which no
+# one drops when typing: Cyrillic й (германий, germanium, is not Германии), Ukrainian ї,
+# Belarusian ў.
+_KEEP = frozenset("йїў")
+
+
 @functools.lru_cache(maxsize=262_144)
 def strip_diacritics(word: str) -> str:
     """``fold(word)`` without diacritics: ``Azerbejdżanu`` -> ``azerbejdzanu``."""
-    decomposed = unicodedata.normalize("NFKD", fold(word).translate(_PLAIN))
+    folded = fold(word).translate(_PLAIN)
+    if not _KEEP.isdisjoint(folded):
+        return "".join(c if c in _KEEP else _plain_letter(c) for c in folded)
+    return _plain_letter(folded)
+
+
+def _plain_letter(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
