@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.rules.lexicon import FormHit, Lexicon
-from monitor.rules.text import Token, fold, tokenize, words
+from monitor.rules.lexicon import FormHit, Lexicon, Phrase
+from monitor.rules.text import Token, tokenize, words
 
 Key = tuple[str, str]
 
@@ -34,6 +34,12 @@ class WordInfo:
     keys: frozenset[Key]
     hits: tuple[FormHit, ...]
     via: str  # how ``hits`` were found: form, diacritics, stem or lemma
+    # Its name key (:func:`monitor.rules.names.name_key`), and in a script that writes few
+    # vowels its consonants: how a rule's name finds it in other spellings and scripts.
+    name: str = ""
+    consonants: str = ""
+    # The multi-word names it can start, found by its form, stem or lemma.
+    starts: tuple[tuple[tuple[Phrase, ...], str], ...] = ()
 
 
 @dataclass
@@ -54,8 +60,6 @@ class Analysis:
     _positions: dict[str, list[int]] | None = None
     _words: list[str] | None = None
     _stems: dict[str, list[str]] | None = None
-    _heads: frozenset[str] | None = None
-    _lemmas: frozenset[str] | None = None
 
     @property
     def positions(self) -> dict[str, list[int]]:
@@ -81,14 +85,8 @@ class Analysis:
     def words(self) -> list[str]:
         """Every token as written (title first); read only where case or display matters."""
         if self._words is None:
-            found = words(self.title) + words(self.text)
-            # Folding splits a word in two only for rare characters; then fold token by token.
-            self._words = found if len(found) == len(self.folded) else self._refold(found)
+            self._words = words(self.title) + words(self.text)
         return self._words
-
-    def _refold(self, found: list[str]) -> list[str]:
-        self.folded = [fold(word) for word in found]
-        return found
 
     @property
     def tokens(self) -> list[Token]:
@@ -124,18 +122,12 @@ class Analysis:
             self._stems = index
         return self._stems.get(stem, [])
 
-    def stem_heads(self) -> frozenset[str]:
-        """The first five letters of every word's stem (or of the word, when it has none)."""
-        if self._heads is None:
-            self._heads = frozenset((d.stem or w)[:5] for w, d in self.info.items())
-        return self._heads
-
-    def lemmas(self) -> frozenset[str]:
-        """Every word's lemma, and every word."""
-        if self._lemmas is None:
-            found = {d.lemma for d in self.info.values() if d.lemma is not None}
-            self._lemmas = frozenset(found | self.info.keys())
-        return self._lemmas
+    def words_named(self, stem: str, consonants: str) -> list[str]:
+        """Document words whose name key may be ``stem`` with an ending, or whose consonants
+        are ``consonants``."""
+        names = self.lexicon.name_forms
+        found = [word for word in names.get(stem, ()) if word in self.info]
+        return found + [word for word in names.get("#" + consonants, ()) if word in self.info]
 
     def words_stripped_to(self, plain: str) -> list[str]:
         """Document words (folded) that read ``plain`` without diacritics."""

@@ -20,33 +20,42 @@ from monitor.rules.ambiguity import Refusal, false_friend, why_not
 from monitor.rules.analysed import Analysis, Mention, WordInfo
 from monitor.rules.lemmas import lemma
 from monitor.rules.lexicon import Exclusion, FormHit, Lexicon, Phrase
-from monitor.rules.names import is_abjad, name_key, skeleton
+from monitor.rules.names import is_abjad, key_prefixes, name_key, skeleton
 from monitor.rules.registry import ANY
 from monitor.rules.text import has_unspaced_script, strip_diacritics, words
 
 
 def analyse(title: str, text: str, language: str, lexicon: Lexicon) -> Analysis:
     """Read a document once; every rule is then evaluated against the result."""
-    folded_title = words(_fold_text(title))
-    folded = folded_title + words(_fold_text(text))
+    written_title = words(title)
+    written = written_title + words(text)
+    folded = _fold_words(written)
+    if "" in folded:  # a token of combining marks only, which folding leaves empty
+        kept = [n for n, word in enumerate(folded) if word]
+        title_kept = sum(1 for n in kept if n < len(written_title))
+        written_title = written_title[:title_kept]
+        written, folded = [written[n] for n in kept], [folded[n] for n in kept]
     cache = lexicon.word_cache.setdefault(language, {})
     info = {word: cache.get(word) or word_info(lexicon, word, language) for word in set(folded)}
     analysis = Analysis(
         language=language,
         title=title,
         text=text,
-        title_length=len(folded_title),
+        title_length=len(written_title),
         folded=folded,
         info=info,
         lexicon=lexicon,
+        _words=written,
     )
     _find_mentions(analysis, lexicon)
     return analysis
 
 
-def _fold_text(text: str) -> str:
-    """A whole field folded at once (C speed) rather than word by word, as :func:`fold` does."""
-    return unicodedata.normalize("NFC", text.casefold().replace("\u0307", ""))
+def _fold_words(written: list[str]) -> list[str]:
+    """Every token folded as :func:`monitor.rules.text.fold` folds one, but all at once (C
+    speed): NFC cannot join letters across the NUL between them."""
+    joined = "\0".join(written).casefold().replace("\u0307", "")
+    return unicodedata.normalize("NFC", joined).split("\0") if written else []
 
 
 def word_info(lexicon: Lexicon, word: str, language: str) -> WordInfo:
@@ -59,6 +68,7 @@ def word_info(lexicon: Lexicon, word: str, language: str) -> WordInfo:
         cache.clear()
         lexicon.lemma_forms.pop(language, None)
         lexicon.plain_forms.clear()
+        lexicon.name_forms.clear()
     plain = strip_diacritics(word)
     stem = morphology.stem(word, language)
     root = _lemma(word, language)
@@ -69,14 +79,23 @@ def word_info(lexicon: Lexicon, word: str, language: str) -> WordInfo:
         keys.add(("w", root))
     if stem is not None:
         keys.add(("t", stem))
-    initial = word[:1]
-    if initial.isalpha():
-        # Names reach across scripts: every word is indexed under its key's first letters.
-        keys.add(("n", name_key(word)[:4]))
-        if is_abjad(word):  # Arabic, Persian, Hebrew: by the consonants
-            keys.add(("k", skeleton(word)[:4]))
+    # Names reach across scripts: a word is found by its name key (and in Arabic, Persian or
+    # Hebrew by its consonants), which the rule set looks up by its prefixes.
+    name = name_key(word) if word[:1].isalpha() else ""
+    consonants = skeleton(word) if name and is_abjad(word) else ""
     hits, via = _hits(lexicon, word, language, stem, root)
-    found = WordInfo(plain, root, stem, frozenset(keys), _best_hits(hits, language), via)
+    starts = _phrase_starts(lexicon, word, language, stem, root)
+    found = WordInfo(
+        plain,
+        root,
+        stem,
+        frozenset(keys),
+        _best_hits(hits, language),
+        via,
+        name,
+        consonants,
+        starts,
+    )
     cache[word] = found
     # Every word seen, filed under its lemma and its plain form, so a rule word finds its
     # other forms in a document without the document building indexes of its own.
@@ -84,6 +103,9 @@ def word_info(lexicon: Lexicon, word: str, language: str) -> WordInfo:
         lexicon.lemma_forms.setdefault(language, {}).setdefault(root, set()).add(word)
     if plain != word:
         lexicon.plain_forms.setdefault(plain, set()).add(word)
+    names = lexicon.name_forms
+    for prefix in ["#" + consonants] if consonants else key_prefixes(name) if name else ():
+        names.setdefault(prefix, set()).add(word)
     return found
 
 
@@ -229,26 +251,84 @@ def _find_phrases(analysis: Analysis, lexicon: Lexicon, found: dict[str, list[Me
     of the forms of the name's word in that place, in the same field; in a stemmed language
     also one with the stem of one ("der Europäischen Union"), in a lemmatised one one with
     the lemma of one ("Європейському союзі")."""
-    info = analysis.info
-    stemmed = lexicon.phrase_stems.get(analysis.language, {})
-    lemmatised = _phrase_lemmas(lexicon, analysis.language)
+    folded, info = analysis.folded, analysis.info
     for word, details in info.items():
-        ways: list[tuple[tuple[Phrase, ...], str]] = [(lexicon.phrases.get(word, ()), "form")]
-        if stemmed:
-            ways.append((stemmed.get(details.stem or word, ()), "stem"))
-        if lemmatised and details.lemma is not None:
-            ways.append((lemmatised.get(details.lemma, ()), "lemma"))
-        for candidates, via in ways:
-            if not candidates or not _any_may_follow(analysis, lexicon, candidates, via):
-                continue
-            for phrase in candidates:
-                if not _may_follow(analysis, phrase.slots[1], via):
-                    continue  # its second word is nowhere in the document
-                for start in analysis.where(word):
+        for candidates, via in details.starts:
+            following = _by_second_word(lexicon, candidates, via)
+            if following.keys().isdisjoint(_all_second_keys(analysis, via)):
+                continue  # no second word of theirs is in the document ("the" starts 17)
+            for start in analysis.where(word):
+                second = start + 1
+                if second >= len(folded) or not analysis.same_field(start, second):
+                    continue
+                after = folded[second]
+                phrases = {
+                    id(phrase): phrase
+                    for key in _second_keys(after, info[after], via)
+                    for phrase in following.get(key, ())
+                }
+                for phrase in phrases.values():
                     if _phrase_fits(analysis, start, phrase, via):
                         found[phrase.hit.concept].append(
                             Mention(start, phrase.hit, via, len(phrase.slots))
                         )
+
+
+def _by_second_word(
+    lexicon: Lexicon, candidates: tuple[Phrase, ...], via: str
+) -> dict[str, tuple[Phrase, ...]]:
+    """The names that start with one word, by the forms of their second word (by a stem's
+    first five letters when they are found by stem: stems that differ at the end are one)."""
+    key = (via, id(candidates))
+    found = lexicon.phrase_seconds.get(key)
+    if found is None:
+        table: dict[str, list[Phrase]] = defaultdict(list)
+        for phrase in candidates:
+            for word in phrase.slots[1]:
+                table[word[:5] if via == "stem" else word].append(phrase)
+        found = lexicon.phrase_seconds[key] = {k: tuple(v) for k, v in table.items()}
+    return found
+
+
+def _all_second_keys(analysis: Analysis, via: str) -> frozenset[str] | dict[str, WordInfo]:
+    """The keys of :func:`_second_keys` of every word of the document (built once each)."""
+    if via == "form":
+        return analysis.info
+    found: frozenset[str] | None = analysis.memo.get(("second", via))
+    if found is None:
+        found = analysis.memo["second", via] = frozenset(
+            key
+            for word, details in analysis.info.items()
+            for key in _second_keys(word, details, via)
+        )
+    return found
+
+
+def _second_keys(word: str, details: WordInfo, via: str) -> tuple[str, ...]:
+    """What a document word is looked up by as the second word of a name."""
+    if via == "stem":
+        return (word[:5], (details.stem or word)[:5])
+    if via == "lemma" and details.lemma is not None:
+        return (word, details.lemma)
+    return (word,)
+
+
+def _phrase_starts(
+    lexicon: Lexicon, word: str, language: str, stem: str | None, root: str | None
+) -> tuple[tuple[tuple[Phrase, ...], str], ...]:
+    """The multi-word names ``word`` can start in ``language``: by its form, its stem, its
+    lemma (worked out once per word and language, with the rest of its :class:`WordInfo`)."""
+    if not lexicon.phrases:
+        return ()
+    ways = [(lexicon.phrases.get(word, ()), "form")]
+    stemmed = lexicon.phrase_stems.get(language)
+    if stemmed:
+        ways.append((stemmed.get(stem or word, ()), "stem"))
+    if root is not None:
+        lemmatised = _phrase_lemmas(lexicon, language)
+        if lemmatised:
+            ways.append((lemmatised.get(root, ()), "lemma"))
+    return tuple((candidates, via) for candidates, via in ways if candidates)
 
 
 def _phrase_lemmas(lexicon: Lexicon, language: str) -> dict[str, tuple[Phrase, ...]]:
@@ -271,38 +351,6 @@ def _phrase_lemmas(lexicon: Lexicon, language: str) -> dict[str, tuple[Phrase, .
                     table[first].append(Phrase(slots, phrase.hit))
     found = lexicon.phrase_lemmas[language] = {k: tuple(dict.fromkeys(v)) for k, v in table.items()}
     return found
-
-
-def _any_may_follow(
-    analysis: Analysis, lexicon: Lexicon, candidates: tuple[Phrase, ...], via: str
-) -> bool:
-    """Whether any of the names starting with one word can go on in this document: one
-    set operation for all of them ("San" starts three hundred)."""
-    key = (via, id(candidates))
-    seconds = lexicon.phrase_seconds.get(key)
-    if seconds is None:
-        words = {word for phrase in candidates for word in phrase.slots[1]}
-        seconds = frozenset(w[:5] for w in words) if via == "stem" else frozenset(words)
-        lexicon.phrase_seconds[key] = seconds
-    if via == "stem":
-        return not seconds.isdisjoint(analysis.stem_heads())
-    if via == "lemma":
-        return not seconds.isdisjoint(analysis.lemmas())
-    return not seconds.isdisjoint(analysis.info.keys())
-
-
-def _may_follow(analysis: Analysis, slot: frozenset[str], via: str) -> bool:
-    """Whether some word of the document can fill ``slot`` (a cheap test before the
-    positions are compared: most names never have their second word in a document)."""
-    info = analysis.info
-    if any(word in info for word in slot):
-        return True
-    if via == "stem":
-        heads = analysis.stem_heads()
-        return any(stem[:5] in heads for stem in slot)
-    if via == "lemma":
-        return not analysis.lemmas().isdisjoint(slot)
-    return False
 
 
 def _phrase_fits(analysis: Analysis, start: int, phrase: Phrase, via: str) -> bool:

@@ -109,7 +109,9 @@ class Lexicon:
     # holding its words' stems: "der Europäischen Union", "Evropské unie", "Európai Unióban".
     phrase_stems: Mapping[str, Mapping[str, tuple[Phrase, ...]]] = field(default_factory=dict)
     # (way, id of a tuple of names) -> the words their second slots hold, filled in use.
-    phrase_seconds: dict[tuple[str, int], frozenset[str]] = field(default_factory=dict, repr=False)
+    phrase_seconds: dict[tuple[str, int], dict[str, tuple[Phrase, ...]]] = field(
+        default_factory=dict, repr=False
+    )
     # The same for the lemmatised languages, built on first use in each (analysis.py).
     phrase_lemmas: dict[str, dict[str, tuple[Phrase, ...]]] = field(
         default_factory=dict, repr=False
@@ -124,11 +126,14 @@ class Lexicon:
     false_friends: dict[str, tuple[FalseFriend, ...]] = field(default_factory=dict)
     cues: frozenset[str] = frozenset()
     connectors: frozenset[str] = frozenset()
-    removed: bool = False  # whether the user removed any word from a concept    # language -> folded word -> analysis.WordInfo, filled as documents are read.
+    removed: bool = False  # whether the user removed any word from a concept
+    # language -> folded word -> analysis.WordInfo, filled as documents are read.
     word_cache: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     # language -> lemma -> folded words seen with it; plain form -> folded words seen with it.
     lemma_forms: dict[str, dict[str, set[str]]] = field(default_factory=dict, repr=False)
     plain_forms: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    # A name key's prefix (or "#" and an abjad word's consonants) -> folded words seen with it.
+    name_forms: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
     def lookup(self, word: str) -> tuple[tuple[FormHit, ...], bool]:
         """The meanings of ``word`` and whether they were found only without diacritics."""

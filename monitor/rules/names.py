@@ -89,6 +89,12 @@ def is_name_form(stem: str, key: str, word: str, *, inflects: bool) -> bool:
     return not (stem.endswith("sk") and found[len(stem) : len(stem) + 1] == "a")
 
 
+def key_prefixes(key: str) -> list[str]:
+    """The stems a word of key ``key`` can be a form of: the key less up to
+    :data:`MAX_ENDING` letters, none shorter than :data:`MIN_STEM` (presearch keys)."""
+    return [key[:size] for size in range(max(MIN_STEM, len(key) - MAX_ENDING), len(key) + 1)]
+
+
 def looks_like_a_name(word: str) -> bool:
     """A rule word written as a name is: a capital first, letters only."""
     return word[:1].isupper() and word.isalpha() and not word.isupper()

@@ -22,9 +22,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from monitor.rules import query as q
-from monitor.rules.analysed import Analysis, Key, Mention
+from monitor.rules.analysed import Analysis, Key, Mention, WordInfo
 from monitor.rules.lexicon import Lexicon
-from monitor.rules.names import skeleton
+from monitor.rules.names import MIN_SKELETON, key_prefixes, skeleton
 from monitor.rules.text import fold, strip_diacritics, words
 from monitor.rules.word_terms import Hit, WordTerm, word_hits, word_term
 
@@ -150,9 +150,10 @@ def _required_keys(term: Term) -> set[Key] | None:
         keys = {("w", term.folded), ("s", term.stripped), ("w", term.stripped)}
         keys |= {("w", form) for _, forms in term.inflections for form in forms}
         keys |= {("t", stem) for _, stem in term.stems}
-        if term.name is not None:
-            keys.add(("n", term.name[:4]))
-            keys.add(("k", skeleton(term.name_key)[:4]))
+        if term.name is not None:  # its spellings in other scripts: by name key, consonants
+            keys.add(("n", term.name))
+            if len(consonants := skeleton(term.name_key)) >= MIN_SKELETON:
+                keys.add(("k", consonants))
         return keys
     if isinstance(term, PhraseTerm):
         return {("w", max(term.words, key=len))}
@@ -324,7 +325,7 @@ class RuleSet:
             triggers.clear()
         words = set(doc.info)
         for word in words.difference(cache):  # words this rule set has not seen in this language
-            found = cache[word] = self._rules_for(doc.info[word].keys)
+            found = cache[word] = self._rules_for(doc.info[word])
             if found:
                 triggers.add(word)
         for word in words.intersection(triggers):  # C-level: most words trigger nothing
@@ -333,9 +334,13 @@ class RuleSet:
             numbers.update(self.index.get(("c", concept), ()))
         return [self.rules[n] for n in sorted(numbers)]
 
-    def _rules_for(self, keys: frozenset[Key]) -> tuple[int, ...]:
-        index = self.index
-        return tuple(sorted({n for key in keys & self.indexed for n in index[key]}))
+    def _rules_for(self, details: WordInfo) -> tuple[int, ...]:
+        index, keys = self.index, set(details.keys & self.indexed)
+        if details.consonants:
+            keys.add(("k", details.consonants))
+        elif details.name:
+            keys.update(("n", prefix) for prefix in key_prefixes(details.name))
+        return tuple(sorted({n for key in keys if key in index for n in index[key]}))
 
     def match(self, doc: Analysis) -> list[tuple[CompiledRule, list[Hit]]]:
         """The rules ``doc`` matches, each with its hits."""

@@ -92,16 +92,12 @@ def word_hits(term: WordTerm, doc: Analysis) -> list[Hit]:
 
 def _name_hits(term: WordTerm, stem: str, doc: Analysis, seen: set[str]) -> list[Hit]:
     """Capitalised document words that are the name in another spelling or script."""
-    prefix, consonants = stem[:4], skeleton(term.name_key)[:4]
     inflects = morphology.names_take_endings(doc.language)
     found = []
-    for word, details in doc.info.items():
-        if word in seen or (
-            ("n", prefix) not in details.keys and ("k", consonants) not in details.keys
-        ):
+    for word in doc.words_named(stem, skeleton(term.name_key)):
+        if word in seen or not is_name_form(stem, term.name_key, word, inflects=inflects):
             continue
-        if not is_name_form(stem, term.name_key, word, inflects=inflects):
-            continue
+        seen.add(word)
         for position in doc.where(word):
             written = doc.words[position]
             if written[:1].isupper() or not written[:1].islower():
