@@ -28,6 +28,7 @@ CORE = [
     "monitor.rules.query",
     "monitor.rules.analysis",
     "monitor.rules.analysed",
+    "monitor.rules.mentions",
     "monitor.rules.ambiguity",
     "monitor.rules.lexicon",
     "monitor.rules.lexicon_build",

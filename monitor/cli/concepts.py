@@ -88,11 +88,11 @@ def _print_word(view: WordView) -> None:
     if view.hint:
         click.echo(f"  ({view.hint})")
     click.echo(f"  as written: {term.folded}, without diacritics: {term.stripped}")
-    for language, forms in term.inflections:
+    for language, forms in term.inflections.items():
         made_by = "morfeusz2" if language == "pl" else "pymorphy3"
         click.echo(f"  {language:<4} inflection {', '.join(sorted(forms))} ({made_by})")
     if term.stems:
-        stems = ", ".join(f"{language} {stem}" for language, stem in term.stems)
+        stems = ", ".join(f"{language} {stem}" for language, stem in term.stems.items())
         click.echo(f"  stems (Snowball): {stems}")
     if term.name:
         click.echo(

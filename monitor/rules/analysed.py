@@ -7,10 +7,12 @@ never spans the two).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.rules.lexicon import FormHit, Lexicon, Phrase
+from monitor.rules.names import MIN_SKELETON, key_prefixes
 from monitor.rules.text import Token, tokenize, words
 
 Key = tuple[str, str]
@@ -31,7 +33,6 @@ class WordInfo:
     stripped: str
     lemma: str | None
     stem: str | None  # Snowball, in the document's language
-    keys: frozenset[Key]
     hits: tuple[FormHit, ...]
     via: str  # how ``hits`` were found: form, diacritics, stem or lemma
     # Its name key (:func:`monitor.rules.names.name_key`), and in a script that writes few
@@ -51,15 +52,18 @@ class Analysis:
     folded: list[str]
     info: dict[str, WordInfo]
     lexicon: Lexicon = field(repr=False)
-    mentions: dict[str, list[Mention]] = field(default_factory=dict)
+    # Concept -> its mentions that count (analysis.Mentions: checked when first asked for).
+    mentions: Mapping[str, list[Mention]] = field(default_factory=dict)
     # Mentions that did not count, and why (for `monitor rules explain`).
     dropped: list[tuple[Mention, str]] = field(default_factory=list)
     # The hits of each rule term in this document, shared by the rules that use the term.
     memo: dict[Any, Any] = field(default_factory=dict)
+    # Name-key prefix (or "#" and consonants) -> the words with it that some rule's name
+    # wants: filled by the rule set's presearch.
+    named: tuple[frozenset[str], dict[str, list[str]]] | None = None
     _tokens: list[Token] | None = None
     _positions: dict[str, list[int]] | None = None
     _words: list[str] | None = None
-    _stems: dict[str, list[str]] | None = None
 
     @property
     def positions(self) -> dict[str, list[int]]:
@@ -114,20 +118,24 @@ class Analysis:
 
     def words_with_stem(self, stem: str) -> list[str]:
         """Document words (folded) whose stem in the document's language is ``stem``."""
-        if self._stems is None:
-            index: dict[str, list[str]] = {}
-            for word, details in self.info.items():
-                if details.stem is not None:
-                    index.setdefault(details.stem, []).append(word)
-            self._stems = index
-        return self._stems.get(stem, [])
+        seen = self.lexicon.stem_forms.get(self.language, {}).get(stem, ())
+        return [word for word in seen if word in self.info]
 
     def words_named(self, stem: str, consonants: str) -> list[str]:
         """Document words whose name key may be ``stem`` with an ending, or whose consonants
-        are ``consonants``."""
-        names = self.lexicon.name_forms
-        found = [word for word in names.get(stem, ()) if word in self.info]
-        return found + [word for word in names.get("#" + consonants, ()) if word in self.info]
+        are ``consonants``. The rule set's presearch has found them already (``named``);
+        without it (one rule, explained), every word is looked at."""
+        if self.named is not None:
+            known, named = self.named
+            # Consonants too few to compare are never indexed, nor needed (names.MIN_SKELETON).
+            if stem in known and ("#" + consonants in known or len(consonants) < MIN_SKELETON):
+                return named.get(stem, []) + named.get("#" + consonants, [])
+        return [
+            word
+            for word, details in self.info.items()
+            if (details.consonants and details.consonants == consonants)
+            or (not details.consonants and stem in key_prefixes(details.name))
+        ]
 
     def words_stripped_to(self, plain: str) -> list[str]:
         """Document words (folded) that read ``plain`` without diacritics."""

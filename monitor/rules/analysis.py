@@ -16,11 +16,11 @@ import unicodedata
 from collections import defaultdict
 
 from monitor.rules import morphology
-from monitor.rules.ambiguity import Refusal, false_friend, why_not
 from monitor.rules.analysed import Analysis, Mention, WordInfo
 from monitor.rules.lemmas import lemma
 from monitor.rules.lexicon import Exclusion, FormHit, Lexicon, Phrase
-from monitor.rules.names import is_abjad, key_prefixes, name_key, skeleton
+from monitor.rules.mentions import Mentions
+from monitor.rules.names import is_abjad, name_key, skeleton
 from monitor.rules.registry import ANY
 from monitor.rules.text import has_unspaced_script, strip_diacritics, words
 
@@ -64,38 +64,20 @@ def word_info(lexicon: Lexicon, word: str, language: str) -> WordInfo:
     found: WordInfo | None = cache.get(word)
     if found is not None:
         return found
-    if len(cache) > 200_000:
-        cache.clear()
-        lexicon.lemma_forms.pop(language, None)
-        lexicon.plain_forms.clear()
-        lexicon.name_forms.clear()
+    if sum(len(words) for words in lexicon.word_cache.values()) >= WORDS_KEPT:
+        forget_words(lexicon)
+        cache = lexicon.word_cache.setdefault(language, {})
     plain = strip_diacritics(word)
+    plain = word if plain == word else plain  # one string, not two equal ones
     stem = morphology.stem(word, language)
     root = _lemma(word, language)
-    keys = {("w", word), ("p", word[:2]), ("p", word[:3])}
-    if plain != word:
-        keys.add(("s", plain))
-    if root is not None and root != word:
-        keys.add(("w", root))
-    if stem is not None:
-        keys.add(("t", stem))
     # Names reach across scripts: a word is found by its name key (and in Arabic, Persian or
     # Hebrew by its consonants), which the rule set looks up by its prefixes.
     name = name_key(word) if word[:1].isalpha() else ""
     consonants = skeleton(word) if name and is_abjad(word) else ""
     hits, via = _hits(lexicon, word, language, stem, root)
     starts = _phrase_starts(lexicon, word, language, stem, root)
-    found = WordInfo(
-        plain,
-        root,
-        stem,
-        frozenset(keys),
-        _best_hits(hits, language),
-        via,
-        name,
-        consonants,
-        starts,
-    )
+    found = WordInfo(plain, root, stem, _best_hits(hits, language), via, name, consonants, starts)
     cache[word] = found
     # Every word seen, filed under its lemma and its plain form, so a rule word finds its
     # other forms in a document without the document building indexes of its own.
@@ -103,10 +85,23 @@ def word_info(lexicon: Lexicon, word: str, language: str) -> WordInfo:
         lexicon.lemma_forms.setdefault(language, {}).setdefault(root, set()).add(word)
     if plain != word:
         lexicon.plain_forms.setdefault(plain, set()).add(word)
-    names = lexicon.name_forms
-    for prefix in ["#" + consonants] if consonants else key_prefixes(name) if name else ():
-        names.setdefault(prefix, set()).add(word)
+    if stem is not None:
+        lexicon.stem_forms.setdefault(language, {}).setdefault(stem, set()).add(word)
     return found
+
+
+# Words whose analysis is kept, in all languages together (about 0.5 KB each): a daemon
+# reading news for months sees millions of distinct words, most of them once.
+WORDS_KEPT = 150_000
+
+
+def forget_words(lexicon: Lexicon) -> None:
+    """Drop every word's analysis and the indexes filled with it, all together: an index
+    that outlived its words would miss them when they come back."""
+    lexicon.word_cache.clear()
+    lexicon.lemma_forms.clear()
+    lexicon.stem_forms.clear()
+    lexicon.plain_forms.clear()
 
 
 def _lemma(word: str, language: str) -> str | None:
@@ -199,51 +194,8 @@ def _find_mentions(analysis: Analysis, lexicon: Lexicon) -> None:
         _find_phrases(analysis, lexicon, found)
     if lexicon.unspaced and has_unspaced_script(analysis.title + analysis.text):
         _find_unspaced(analysis, lexicon, found)
-    if not found:
-        return
-    covered = _covered(found)
-    capitals = {
-        m.position: concept
-        for concept, mentions in found.items()
-        for m in mentions
-        if m.hit.category == "capital"
-    }
-    for concept, mentions in found.items():
-        kept: list[Mention] = []
-        refused: dict[tuple[int, int], tuple[Mention, Refusal]] = {}
-        # Sorting is stable: the meanings of one word keep the order they are tried in.
-        for mention in sorted(mentions, key=lambda m: (m.position, -m.length)):
-            place = (mention.position, mention.length)
-            if kept and (kept[-1].position, kept[-1].length) == place:
-                continue  # an earlier meaning of this word already counts
-            refusal = why_not(analysis, lexicon, mention, capitals, covered)
-            if refusal is None:
-                kept.append(mention)
-                refused.pop(place, None)
-            else:
-                refused.setdefault(place, (mention, refusal))
-        analysis.dropped.extend((m, refusal.reason) for m, refusal in refused.values())
-        kept = _after_persons(analysis, kept, list(refused.values()))
-        friend = false_friend(analysis, lexicon, concept)
-        if friend is not None:
-            gone = [m for m in kept if friend.drops(analysis.folded[m.position])]
-            analysis.dropped.extend((m, f"false friend: {friend.description}") for m in gone)
-            kept = [m for m in kept if m not in gone]
-        if kept:
-            analysis.mentions[concept] = kept
-
-
-def _after_persons(
-    analysis: Analysis, kept: list[Mention], refused: list[tuple[Mention, Refusal]]
-) -> list[Mention]:
-    """A word the document uses once as a person's name ("Michael Jordan") is the person
-    wherever else it stands alone in it ("Jordan scored 30"), as a reader takes it."""
-    people = {analysis.folded[m.position] for m, refusal in refused if refusal.throughout}
-    if not people:
-        return kept
-    alone = [m for m in kept if m.length == 1 and analysis.folded[m.position] in people]
-    analysis.dropped.extend((m, "the document uses this word for something else") for m in alone)
-    return [m for m in kept if m not in alone]
+    if found:
+        analysis.mentions = Mentions(analysis, lexicon, found)
 
 
 def _find_phrases(analysis: Analysis, lexicon: Lexicon, found: dict[str, list[Mention]]) -> None:
@@ -255,7 +207,7 @@ def _find_phrases(analysis: Analysis, lexicon: Lexicon, found: dict[str, list[Me
     for word, details in info.items():
         for candidates, via in details.starts:
             following = _by_second_word(lexicon, candidates, via)
-            if following.keys().isdisjoint(_all_second_keys(analysis, via)):
+            if via == "form" and following.keys().isdisjoint(info):
                 continue  # no second word of theirs is in the document ("the" starts 17)
             for start in analysis.where(word):
                 second = start + 1
@@ -287,20 +239,6 @@ def _by_second_word(
             for word in phrase.slots[1]:
                 table[word[:5] if via == "stem" else word].append(phrase)
         found = lexicon.phrase_seconds[key] = {k: tuple(v) for k, v in table.items()}
-    return found
-
-
-def _all_second_keys(analysis: Analysis, via: str) -> frozenset[str] | dict[str, WordInfo]:
-    """The keys of :func:`_second_keys` of every word of the document (built once each)."""
-    if via == "form":
-        return analysis.info
-    found: frozenset[str] | None = analysis.memo.get(("second", via))
-    if found is None:
-        found = analysis.memo["second", via] = frozenset(
-            key
-            for word, details in analysis.info.items()
-            for key in _second_keys(word, details, via)
-        )
     return found
 
 
@@ -385,17 +323,6 @@ def _shared(a: str, b: str) -> int:
         if x != y:
             return index
     return min(len(a), len(b))
-
-
-def _covered(found: dict[str, list[Mention]]) -> dict[int, list[Mention]]:
-    """Position -> the names of several words that cover it."""
-    covered: dict[int, list[Mention]] = defaultdict(list)
-    for mentions in found.values():
-        for mention in mentions:
-            if mention.length > 1:
-                for position in range(mention.position, mention.position + mention.length):
-                    covered[position].append(mention)
-    return covered
 
 
 def _find_unspaced(analysis: Analysis, lexicon: Lexicon, found: dict[str, list[Mention]]) -> None:

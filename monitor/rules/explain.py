@@ -59,9 +59,9 @@ def _misses(term: Term, doc: Analysis) -> list[str]:
     if isinstance(term, WordTerm):
         ways = ["as written"]
         language = doc.language
-        if dict(term.inflections).get(language):
+        if term.inflections.get(language):
             ways.append(f"in its {language} inflections")
-        stem = dict(term.stems).get(language)
+        stem = term.stems.get(language)
         if stem:
             ways.append(f"by its {language} stem {stem!r}")
         if term.name:

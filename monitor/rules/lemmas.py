@@ -111,7 +111,7 @@ def _load() -> Any:
         return _lemmatizer
 
 
-@functools.lru_cache(maxsize=262_144)
+@functools.lru_cache(maxsize=16_384)
 def lemma(word: str, language: str) -> str | None:
     """The folded lemma of ``word`` in ``language``, or None for a language we do not lemmatise."""
     if language not in _enabled:

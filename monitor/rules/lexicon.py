@@ -132,8 +132,8 @@ class Lexicon:
     # language -> lemma -> folded words seen with it; plain form -> folded words seen with it.
     lemma_forms: dict[str, dict[str, set[str]]] = field(default_factory=dict, repr=False)
     plain_forms: dict[str, set[str]] = field(default_factory=dict, repr=False)
-    # A name key's prefix (or "#" and an abjad word's consonants) -> folded words seen with it.
-    name_forms: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    # language -> Snowball stem -> folded words seen with it.
+    stem_forms: dict[str, dict[str, set[str]]] = field(default_factory=dict, repr=False)
 
     def lookup(self, word: str) -> tuple[tuple[FormHit, ...], bool]:
         """The meanings of ``word`` and whether they were found only without diacritics."""

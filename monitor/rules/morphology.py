@@ -123,7 +123,7 @@ def _stemmer(language: str) -> Any:
     return Stemmer.Stemmer(SNOWBALL[language])
 
 
-@functools.lru_cache(maxsize=262_144)
+@functools.lru_cache(maxsize=16_384)
 def stem(word: str, language: str) -> str | None:
     """The Snowball stem of a folded word, or None where there is no stemmer or it is short."""
     if language not in SNOWBALL or language in GENERATED:
@@ -160,7 +160,7 @@ def _pymorphy() -> Any:
         return pymorphy3.MorphAnalyzer()
 
 
-@functools.lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=4_096)
 def inflections(word: str, language: str) -> frozenset[str]:
     """Every form of ``word`` (as written) in ``language``, folded; empty where the language
     has no generation (Polish and Russian do)."""

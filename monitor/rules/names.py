@@ -39,7 +39,7 @@ _ABJAD = re.compile(r"[\u0590-\u05ff\u0600-\u06ff\u0750-\u077f\ufb1d-\ufdff\ufe7
 _CLITICS = re.compile(r"^(?:[وف]?(?:[بلك]|ال|لل|بال|كال)|[وف])(?=..)")
 
 
-@functools.lru_cache(maxsize=262_144)
+@functools.lru_cache(maxsize=16_384)
 def name_key(word: str) -> str:
     """The spelling-independent key of a word (empty for a word with no letters)."""
     from anyascii import anyascii

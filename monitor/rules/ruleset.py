@@ -16,15 +16,17 @@ with the rules a document could match, not with all the rules there are.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from monitor.rules import query as q
 from monitor.rules.analysed import Analysis, Key, Mention, WordInfo
-from monitor.rules.lexicon import Lexicon
-from monitor.rules.names import MIN_SKELETON, key_prefixes, skeleton
+from monitor.rules.lexicon import FormHit, Lexicon
+from monitor.rules.mentions import Mentions
+from monitor.rules.names import MIN_SKELETON, key_prefixes
 from monitor.rules.text import fold, strip_diacritics, words
 from monitor.rules.word_terms import Hit, WordTerm, word_hits, word_term
 
@@ -148,12 +150,12 @@ def _required_keys(term: Term) -> set[Key] | None:
         # Documents are indexed under their words, stems, lemmas and name keys: a rule word
         # under its own forms, so that any of them brings the rule to be evaluated.
         keys = {("w", term.folded), ("s", term.stripped), ("w", term.stripped)}
-        keys |= {("w", form) for _, forms in term.inflections for form in forms}
-        keys |= {("t", stem) for _, stem in term.stems}
+        keys |= {("w", form) for forms in term.inflections.values() for form in forms}
+        keys |= {("t", stem) for stem in term.stems.values()}
         if term.name is not None:  # its spellings in other scripts: by name key, consonants
             keys.add(("n", term.name))
-            if len(consonants := skeleton(term.name_key)) >= MIN_SKELETON:
-                keys.add(("k", consonants))
+            if len(term.consonants) >= MIN_SKELETON:
+                keys.add(("k", term.consonants))
         return keys
     if isinstance(term, PhraseTerm):
         return {("w", max(term.words, key=len))}
@@ -182,10 +184,15 @@ def evaluate(term: Term, doc: Analysis, *, title_only: bool = False) -> list[Hit
     """The hits of ``term`` in ``doc``, or None when it does not match ([] for a filter)."""
     if isinstance(term, Group):
         return _evaluate_group(term, doc, title_only)
-    # Many rules share a term ("Armenia"): each is looked up once per document.
-    hits = doc.memo.get(term)
-    if hits is None:
-        hits = doc.memo[term] = _term_hits(term, doc)
+    # Many rules share a term ("Armenia"): each is looked up once per document. The rule set
+    # makes equal terms one object (RuleSet.build), so the memo is keyed by identity, which
+    # costs no hashing of the term's forms.
+    memo = doc.memo.get(id(term))
+    if memo is not None and memo[0] is term:
+        hits = memo[1]
+    else:
+        hits = _term_hits(term, doc)
+        doc.memo[id(term)] = (term, hits)
     if title_only:
         hits = [h for h in hits if h.position < doc.title_length]
     return hits or None
@@ -253,12 +260,16 @@ def _term_hits(term: Term, doc: Analysis) -> list[Hit]:
 
 
 def _concept_origin(mention: Mention, doc: Analysis) -> str:
+    return _origin(mention.hit, mention.via, doc.language)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _origin(hit: FormHit, via: str, language: str) -> str:
     """ "UA: pl name, from morfeusz2": the concept, the form's kind and languages, its source."""
-    hit = mention.hit
     languages = sorted(hit.languages)
     shown = ", ".join(languages[:4]) + (f" +{len(languages) - 4}" if len(languages) > 4 else "")
-    how = {"stem": f", by its Snowball stem ({doc.language})", "lemma": ", by its lemma"}
-    return f"{hit.concept}: {shown} {hit.category}, from {hit.origin}{how.get(mention.via, '')}"
+    how = {"stem": f", by its Snowball stem ({language})", "lemma": ", by its lemma"}
+    return f"{hit.concept}: {shown} {hit.category}, from {hit.origin}{how.get(via, '')}"
 
 
 def _concept_via(term: ConceptTerm, mention: Mention, doc: Analysis) -> str:
@@ -289,20 +300,28 @@ def _phrase_hits(term: PhraseTerm, doc: Analysis) -> list[Hit]:
     return hits
 
 
+# A word's rules: the rules it can trigger, and the name stems (or "#" and consonants) of
+# the rules' names it can be a spelling of.
+_Triggers = tuple[tuple[int, ...], tuple[str, ...]]
+_NOTHING: _Triggers = ((), ())
+
+
 @dataclass
 class RuleSet:
     """Every rule, compiled, with the presearch index."""
 
     rules: list[CompiledRule] = field(default_factory=list)
     index: dict[Key, list[int]] = field(default_factory=dict)
-    indexed: frozenset[Key] = frozenset()
     always: list[int] = field(default_factory=list)
-    word_rules: dict[str, dict[str, tuple[int, ...]]] = field(default_factory=dict, repr=False)
+    word_rules: dict[str, dict[str, _Triggers]] = field(default_factory=dict, repr=False)
     trigger_words: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    # The name stems (and "#" and consonants) the rules' names are indexed under.
+    names: frozenset[str] = frozenset()
 
     @classmethod
     def build(cls, rules: Iterable[CompiledRule]) -> RuleSet:
-        ruleset = cls(rules=list(rules))
+        shared: dict[Term, Term] = {}
+        ruleset = cls(rules=[replace(rule, root=_shared(rule.root, shared)) for rule in rules])
         index: dict[Key, list[int]] = defaultdict(list)
         for number, rule in enumerate(ruleset.rules):
             if rule.keys is None:
@@ -311,10 +330,21 @@ class RuleSet:
                 for key in rule.keys:
                     index[key].append(number)
         ruleset.index = dict(index)
-        ruleset.indexed = frozenset(index)
+        # Every name of every rule, indexed or not: an AND's other operands are evaluated
+        # on the words found for them here too.
+        ruleset.names = frozenset(
+            name
+            for rule in ruleset.rules
+            for term in _leaves(rule.root)
+            if isinstance(term, WordTerm) and term.name is not None
+            for name in (term.name, "#" + term.consonants)
+            if name[:1] != "#" or len(term.consonants) >= MIN_SKELETON
+        )
         return ruleset
 
     def candidates(self, doc: Analysis) -> list[CompiledRule]:
+        """The rules worth evaluating on ``doc``; the words that may spell their names are
+        handed to the document on the way (``doc.named``)."""
         numbers = set(self.always)
         # Which rules a word can trigger is worked out once per word and language, then
         # remembered: documents share most of their words.
@@ -323,24 +353,44 @@ class RuleSet:
         if len(cache) > 200_000:
             cache.clear()
             triggers.clear()
-        words = set(doc.info)
-        for word in words.difference(cache):  # words this rule set has not seen in this language
-            found = cache[word] = self._rules_for(doc.info[word])
-            if found:
+        words = doc.info.keys()
+        for word in words - cache.keys():  # words this rule set has not seen in this language
+            found = cache[word] = self._rules_for(word, doc.info[word])
+            if found is not _NOTHING:
                 triggers.add(word)
-        for word in words.intersection(triggers):  # C-level: most words trigger nothing
-            numbers.update(cache[word])
-        for concept in doc.mentions:
+        named: dict[str, list[str]] = {}
+        for word in words & triggers:  # C-level: most words trigger nothing
+            rules, stems = cache[word]
+            numbers.update(rules)
+            for stem in stems:
+                named.setdefault(stem, []).append(word)
+        doc.named = (self.names, named)
+        mentions = doc.mentions
+        concepts = mentions.candidates() if isinstance(mentions, Mentions) else mentions
+        for concept in concepts:  # before the checks: a rule of the concept checks them
             numbers.update(self.index.get(("c", concept), ()))
         return [self.rules[n] for n in sorted(numbers)]
 
-    def _rules_for(self, details: WordInfo) -> tuple[int, ...]:
-        index, keys = self.index, set(details.keys & self.indexed)
+    def _rules_for(self, word: str, details: WordInfo) -> _Triggers:
+        """The rules a document word can bring to be evaluated: by its form, its prefixes
+        (for prefix terms), its form without diacritics, its lemma and stem, and its name
+        key's prefixes or consonants (for names in other scripts)."""
+        index = self.index
+        keys = [("w", word), ("p", word[:2]), ("p", word[:3]), ("s", details.stripped)]
+        if details.lemma is not None:
+            keys.append(("w", details.lemma))
+        if details.stem is not None:
+            keys.append(("t", details.stem))
+        rules = {n for key in keys for n in index.get(key, ())}
         if details.consonants:
-            keys.add(("k", details.consonants))
-        elif details.name:
-            keys.update(("n", prefix) for prefix in key_prefixes(details.name))
-        return tuple(sorted({n for key in keys if key in index for n in index[key]}))
+            names = [n for n in ["#" + details.consonants] if n in self.names]
+        else:
+            names = [p for p in key_prefixes(details.name) if p in self.names]
+        for name in names:
+            rules.update(index.get(("k", name[1:]) if name[:1] == "#" else ("n", name), ()))
+        if not rules and not names:
+            return _NOTHING
+        return tuple(sorted(rules)), tuple(names)
 
     def match(self, doc: Analysis) -> list[tuple[CompiledRule, list[Hit]]]:
         """The rules ``doc`` matches, each with its hits."""
@@ -350,6 +400,23 @@ class RuleSet:
             if hits is not None:
                 found.append((rule, hits))
         return found
+
+
+def _shared(term: Term, shared: dict[Term, Term]) -> Term:
+    """``term`` with every part that equals one seen before replaced by that one."""
+    if isinstance(term, Group):
+        term = Group(
+            term.op, tuple(_shared(c, shared) for c in term.children), term.distance, term.codes
+        )
+    return shared.setdefault(term, term)
+
+
+def _leaves(term: Term) -> Iterable[Term]:
+    if isinstance(term, Group):
+        for child in term.children:
+            yield from _leaves(child)
+    else:
+        yield term
 
 
 def describe(term: Term) -> str:

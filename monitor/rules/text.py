@@ -65,7 +65,7 @@ def tokenize(text: str) -> list[Token]:
     return [Token(m.group(), m.start(), m.end()) for m in _pattern(text).finditer(text)]
 
 
-@functools.lru_cache(maxsize=262_144)
+@functools.lru_cache(maxsize=16_384)
 def fold(word: str) -> str:
     """Casefolded and NFC; Turkish ``İ`` loses the dot that casefolding leaves behind."""
     return unicodedata.normalize("NFC", word.casefold().replace("\u0307", ""))
@@ -77,7 +77,7 @@ def fold(word: str) -> str:
 _KEEP = frozenset("йїў")
 
 
-@functools.lru_cache(maxsize=262_144)
+@functools.lru_cache(maxsize=16_384)
 def strip_diacritics(word: str) -> str:
     """``fold(word)`` without diacritics: ``Azerbejdżanu`` -> ``azerbejdzanu``."""
     folded = fold(word).translate(_PLAIN)

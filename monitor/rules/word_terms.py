@@ -11,7 +11,8 @@ of some other rule word ("roku" is not a form of "Roka").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 
 from monitor.rules import morphology
 from monitor.rules.analysed import Analysis
@@ -32,69 +33,84 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class WordTerm:
+    """A rule word and its forms; two are equal when their words are (the forms follow)."""
+
     word: str
     folded: str
     stripped: str
     # language -> the word's forms there (Polish and Russian inflections), folded
-    inflections: tuple[tuple[str, frozenset[str]], ...] = ()
+    inflections: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     # language -> the word's Snowball stem there
-    stems: tuple[tuple[str, str], ...] = ()
+    stems: dict[str, str] = field(default_factory=dict, compare=False)
     # the key stem of a word written as a name, which its other spellings start with
     name: str | None = None
     name_key: str = ""  # its whole key: what the other spellings are where names do not inflect
+    consonants: str = ""  # the key's consonants, to meet the name in Arabic or Persian script
 
 
 def word_term(word: str) -> WordTerm:
     """A word that names no concept, with the forms its own analysis gives."""
     folded = fold(word)
-    inflections = tuple(
-        (language, found - {folded})
+    inflections = {
+        language: tuple(sorted(sys.intern(form) for form in found))
         for language in sorted(morphology.GENERATED)
         if (found := morphology.inflections(word, language) - {folded})
-    )
+    }
     # A name is stemmed only where names inflect: English "Orlene" (a hurricane) has the
-    # stem of "Orlen", German "Orlens" is Orlen's.
+    # stem of "Orlen", German "Orlens" is Orlen's. Many languages give one stem: one string.
     named = looks_like_a_name(word)
-    stems = tuple(
-        (language, stem)
+    stems = {
+        language: sys.intern(stem)
         for language in sorted(morphology.SNOWBALL)
         if not named or morphology.stems_names(language)
         if (stem := morphology.stem(folded, language)) is not None
-    )
+    }
     name = name_stem(word) if named else None
     key = name_key(word) if name is not None else ""
-    return WordTerm(word, folded, strip_diacritics(word), inflections, stems, name, key)
+    consonants = skeleton(key) if key else ""
+    return WordTerm(word, folded, strip_diacritics(word), inflections, stems, name, key, consonants)
+
+
+_MADE_BY = {"pl": "morfeusz2", "ru": "pymorphy3"}
 
 
 def word_hits(term: WordTerm, doc: Analysis) -> list[Hit]:
     """The document words that are forms of a rule word, in the document's language."""
-    language = doc.language
-    hits = [Hit(term.word, p, "surface") for p in doc.where(term.folded)]
-    seen = {term.folded}
-    inflected = dict(term.inflections).get(language, ())
-    stem = dict(term.stems).get(language)
-    made_by = {"pl": "morfeusz2", "ru": "pymorphy3"}.get(language, "")
-    candidates: list[tuple[str, list[str], str]] = [
-        ("inflection", [w for w in inflected if w in doc.info], made_by),
-        ("stem", doc.words_with_stem(stem) if stem is not None else [], f"Snowball ({language})"),
-        ("lemma", doc.words_with_lemma(term.folded), f"simplemma ({language})"),
-        ("diacritics", doc.words_stripped_to(term.stripped), "without diacritics"),
+    language, info = doc.language, doc.info
+    # word -> how it is a form of the rule word, and where that form came from; the first
+    # way that finds a word names it.
+    found: dict[str, tuple[str, str]] = {}
+    if term.folded in info:
+        found[term.folded] = ("surface", "")
+    inflected = term.inflections.get(language)
+    if inflected:
+        for word in info.keys() & inflected:
+            found.setdefault(word, ("inflection", _MADE_BY.get(language, "")))
+    stem = term.stems.get(language)
+    if stem is not None:
+        for word in doc.words_with_stem(stem):
+            found.setdefault(word, ("stem", f"Snowball ({language})"))
+    for word in doc.words_with_lemma(term.folded):
+        found.setdefault(word, ("lemma", f"simplemma ({language})"))
+    for word in doc.words_stripped_to(term.stripped):
+        found.setdefault(word, ("diacritics", "without diacritics"))
+    hits = [
+        Hit(term.word, p, via, origin)
+        for word, (via, origin) in found.items()
+        for p in doc.where(word)
     ]
-    for via, found, origin in candidates:
-        for word in found:
-            if word not in seen:
-                seen.add(word)
-                hits.extend(Hit(term.word, p, via, origin) for p in doc.where(word))
     if term.name is not None:
-        hits.extend(_name_hits(term, term.name, doc, seen))
-    return sorted(hits, key=lambda h: h.position)
+        hits.extend(_name_hits(term, term.name, doc, set(found) | {term.folded}))
+    if len(found) > 1 or term.name is not None:
+        hits.sort(key=lambda h: h.position)
+    return hits
 
 
 def _name_hits(term: WordTerm, stem: str, doc: Analysis, seen: set[str]) -> list[Hit]:
     """Capitalised document words that are the name in another spelling or script."""
     inflects = morphology.names_take_endings(doc.language)
     found = []
-    for word in doc.words_named(stem, skeleton(term.name_key)):
+    for word in doc.words_named(stem, term.consonants):
         if word in seen or not is_name_form(stem, term.name_key, word, inflects=inflects):
             continue
         seen.add(word)
