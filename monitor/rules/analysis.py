@@ -87,6 +87,8 @@ def word_info(lexicon: Lexicon, word: str, language: str) -> WordInfo:
         lexicon.plain_forms.setdefault(plain, set()).add(word)
     if stem is not None:
         lexicon.stem_forms.setdefault(language, {}).setdefault(stem, set()).add(word)
+    if found.hits or found.starts:
+        lexicon.notable.setdefault(language, set()).add(word)
     return found
 
 
@@ -102,6 +104,7 @@ def forget_words(lexicon: Lexicon) -> None:
     lexicon.lemma_forms.clear()
     lexicon.stem_forms.clear()
     lexicon.plain_forms.clear()
+    lexicon.notable.clear()
 
 
 def _lemma(word: str, language: str) -> str | None:
@@ -187,38 +190,49 @@ def _best_hits(hits: tuple[FormHit, ...], language: str) -> tuple[FormHit, ...]:
 
 def _find_mentions(analysis: Analysis, lexicon: Lexicon) -> None:
     found: dict[str, list[Mention]] = defaultdict(list)
-    for word, details in analysis.info.items():
+    info = analysis.info
+    notable = lexicon.notable.get(analysis.language, set()).intersection(info)
+    for word in notable:
+        details = info[word]
         for hit in details.hits:
             found[hit.concept].extend(Mention(p, hit, details.via) for p in analysis.where(word))
     if lexicon.phrases:
-        _find_phrases(analysis, lexicon, found)
+        _find_phrases(analysis, lexicon, found, notable)
     if lexicon.unspaced and has_unspaced_script(analysis.title + analysis.text):
         _find_unspaced(analysis, lexicon, found)
     if found:
         analysis.mentions = Mentions(analysis, lexicon, found)
 
 
-def _find_phrases(analysis: Analysis, lexicon: Lexicon, found: dict[str, list[Mention]]) -> None:
+def _find_phrases(
+    analysis: Analysis, lexicon: Lexicon, found: dict[str, list[Mention]], notable: set[str]
+) -> None:
     """Names of several words, found from their first word: each following word must be one
     of the forms of the name's word in that place, in the same field; in a stemmed language
     also one with the stem of one ("der Europäischen Union"), in a lemmatised one one with
     the lemma of one ("Європейському союзі")."""
     folded, info = analysis.folded, analysis.info
-    for word, details in info.items():
-        for candidates, via in details.starts:
-            following = _by_second_word(lexicon, candidates, via)
-            if via == "form" and following.keys().isdisjoint(info):
-                continue  # no second word of theirs is in the document ("the" starts 17)
+    present: set[str] | None = None
+    for word in notable:
+        for candidates, via in info[word].starts:
+            following, seconds = _by_second_word(lexicon, candidates, via)
+            if via == "form":
+                present = set(info) if present is None else present
+                if seconds.isdisjoint(present):  # walks the smaller set
+                    continue  # no second word of theirs is in the document ("the" starts 17)
             for start in analysis.where(word):
                 second = start + 1
                 if second >= len(folded) or not analysis.same_field(start, second):
                     continue
                 after = folded[second]
-                phrases = {
-                    id(phrase): phrase
-                    for key in _second_keys(after, info[after], via)
-                    for phrase in following.get(key, ())
-                }
+                if via == "form":
+                    phrases = {id(phrase): phrase for phrase in following.get(after, ())}
+                else:
+                    phrases = {
+                        id(phrase): phrase
+                        for key in _second_keys(after, info[after], via)
+                        for phrase in following.get(key, ())
+                    }
                 for phrase in phrases.values():
                     if _phrase_fits(analysis, start, phrase, via):
                         found[phrase.hit.concept].append(
@@ -228,9 +242,10 @@ def _find_phrases(analysis: Analysis, lexicon: Lexicon, found: dict[str, list[Me
 
 def _by_second_word(
     lexicon: Lexicon, candidates: tuple[Phrase, ...], via: str
-) -> dict[str, tuple[Phrase, ...]]:
+) -> tuple[dict[str, tuple[Phrase, ...]], frozenset[str]]:
     """The names that start with one word, by the forms of their second word (by a stem's
-    first five letters when they are found by stem: stems that differ at the end are one)."""
+    first five letters when they are found by stem: stems that differ at the end are one),
+    and the set of those keys."""
     key = (via, id(candidates))
     found = lexicon.phrase_seconds.get(key)
     if found is None:
@@ -238,7 +253,8 @@ def _by_second_word(
         for phrase in candidates:
             for word in phrase.slots[1]:
                 table[word[:5] if via == "stem" else word].append(phrase)
-        found = lexicon.phrase_seconds[key] = {k: tuple(v) for k, v in table.items()}
+        following = {k: tuple(v) for k, v in table.items()}
+        found = lexicon.phrase_seconds[key] = (following, frozenset(following))
     return found
 
 

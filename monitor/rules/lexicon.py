@@ -108,9 +108,10 @@ class Lexicon:
     # language -> stem of the first word -> the multi-word names of that language, each slot
     # holding its words' stems: "der Europäischen Union", "Evropské unie", "Európai Unióban".
     phrase_stems: Mapping[str, Mapping[str, tuple[Phrase, ...]]] = field(default_factory=dict)
-    # (way, id of a tuple of names) -> the words their second slots hold, filled in use.
-    phrase_seconds: dict[tuple[str, int], dict[str, tuple[Phrase, ...]]] = field(
-        default_factory=dict, repr=False
+    # (way, id of a tuple of names) -> the words their second slots hold (with the set of
+    # them), filled in use.
+    phrase_seconds: dict[tuple[str, int], tuple[dict[str, tuple[Phrase, ...]], frozenset[str]]] = (
+        field(default_factory=dict, repr=False)
     )
     # The same for the lemmatised languages, built on first use in each (analysis.py).
     phrase_lemmas: dict[str, dict[str, tuple[Phrase, ...]]] = field(
@@ -134,6 +135,9 @@ class Lexicon:
     plain_forms: dict[str, set[str]] = field(default_factory=dict, repr=False)
     # language -> Snowball stem -> folded words seen with it.
     stem_forms: dict[str, dict[str, set[str]]] = field(default_factory=dict, repr=False)
+    # language -> the folded words seen that may name a concept or start a multi-word name:
+    # a document's few such words are found at C speed, not by looking at every word.
+    notable: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
     def lookup(self, word: str) -> tuple[tuple[FormHit, ...], bool]:
         """The meanings of ``word`` and whether they were found only without diacritics."""

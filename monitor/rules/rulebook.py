@@ -15,6 +15,7 @@ from monitor.config.settings import RuleSettings, Settings
 from monitor.eventlog.events import Event, RuleDefined, RuleRemoved
 from monitor.eventlog.recorder import Recorder
 from monitor.readmodels.rules import RuleRecord, rule_records
+from monitor.rules.analysis import forget_words
 from monitor.rules.lemmas import configure
 from monitor.rules.lexicon import Lexicon
 from monitor.rules.lexicon_cache import build_lexicon
@@ -74,8 +75,7 @@ def lexicon_for(settings: Settings) -> Lexicon:
     changes = {key: change.model_dump() for key, change in settings.concepts.items()}
     lexicon = build_lexicon(settings.aliases, changes)
     if changed:
-        lexicon.word_cache.clear()  # it holds lemmas of the previous languages
-        lexicon.lemma_forms.clear()
+        forget_words(lexicon)  # the words' analyses hold lemmas of the previous languages
     return lexicon
 
 
