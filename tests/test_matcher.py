@@ -204,3 +204,31 @@ def test_explain_says_why_not(lexicon: Lexicon) -> None:
     assert lines[0].startswith("DOES NOT MATCH")
     assert "'Armenians' (body, word 0): demonym" in text
     assert "'Baku'" in text and "the city, not the state" in text
+
+
+def test_words_forgotten_mid_document_are_analysed_again(
+    lexicon: Lexicon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the bound on remembered words is reached while a document is read, the words
+    read before are analysed again, so the indexes of stems and lemmas still hold every
+    word of the document and rules find their forms in it."""
+    monkeypatch.setattr("monitor.rules.analysis.WORDS_KEPT", 20)
+    rules = RuleSet.build(
+        [
+            compile_query("election", lexicon, name="lemma"),
+            compile_query("Armenia AND Azerbaijan", lexicon, name="concepts"),
+            compile_query('"peace treaty"', lexicon, name="phrase"),
+        ]
+    )
+    texts = [
+        "After the elections Armenia and Azerbaijan signed a peace treaty in Yerevan.",
+        "Observers of the elections say Azerbaijan and Armenia will sign a peace treaty soon.",
+    ]
+    for n in range(4):  # 13 and 15 words: each document reaches the bound of 20 midway
+        analysis = doc(lexicon, texts[n % 2])
+        assert sorted(r.name for r, _ in rules.match(analysis)) == ["concepts", "lemma", "phrase"]
+        cached = lexicon.word_cache["en"]
+        assert set(analysis.info) <= set(cached)
+        assert all(analysis.info[word] is cached[word] for word in analysis.info)
+        stem = analysis.info["elections"].stem
+        assert stem is not None and analysis.words_with_stem(stem) == ["elections"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from monitor.rules.lexicon import FormHit, Lexicon, Phrase
 from monitor.rules.names import MIN_SKELETON, key_prefixes
@@ -18,8 +18,9 @@ from monitor.rules.text import Token, tokenize, words
 Key = tuple[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class Mention:
+class Mention(NamedTuple):
+    """A tuple, not a frozen dataclass: documents hold thousands, made at C speed."""
+
     position: int
     hit: FormHit
     via: str  # form, diacritics, stem or lemma: how the document word was recognised

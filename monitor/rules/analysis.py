@@ -35,8 +35,7 @@ def analyse(title: str, text: str, language: str, lexicon: Lexicon) -> Analysis:
         title_kept = sum(1 for n in kept if n < len(written_title))
         written_title = written_title[:title_kept]
         written, folded = [written[n] for n in kept], [folded[n] for n in kept]
-    cache = lexicon.word_cache.setdefault(language, {})
-    info = {word: cache.get(word) or word_info(lexicon, word, language) for word in set(folded)}
+    info = _word_infos(lexicon, set(folded), language)
     analysis = Analysis(
         language=language,
         title=title,
@@ -56,6 +55,16 @@ def _fold_words(written: list[str]) -> list[str]:
     speed): NFC cannot join letters across the NUL between them."""
     joined = "\0".join(written).casefold().replace("\u0307", "")
     return unicodedata.normalize("NFC", joined).split("\0") if written else []
+
+
+def _word_infos(lexicon: Lexicon, distinct: set[str], language: str) -> dict[str, WordInfo]:
+    """Each word's analysis, from the cache where it is there."""
+    cache = lexicon.word_cache.setdefault(language, {})
+    info = {word: cache.get(word) or word_info(lexicon, word, language) for word in distinct}
+    if cache is not lexicon.word_cache.get(language):
+        # Emptied on the way (WORDS_KEPT): every word again, into the new cache and indexes.
+        info = {word: word_info(lexicon, word, language) for word in distinct}
+    return info
 
 
 def word_info(lexicon: Lexicon, word: str, language: str) -> WordInfo:

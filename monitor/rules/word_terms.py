@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from monitor.rules import morphology
 from monitor.rules.analysed import Analysis
@@ -20,9 +21,8 @@ from monitor.rules.names import is_name_form, looks_like_a_name, name_key, name_
 from monitor.rules.text import fold, strip_diacritics
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One document word that satisfied one rule term."""
+class Hit(NamedTuple):
+    """One document word that satisfied one rule term (a tuple: made by the thousand)."""
 
     term: str  # the rule's term as written
     position: int
