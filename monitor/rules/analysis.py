@@ -12,7 +12,6 @@ of :mod:`monitor.rules.ambiguity`.
 from __future__ import annotations
 
 import bisect
-import unicodedata
 from collections import defaultdict
 
 from monitor.rules import morphology
@@ -22,14 +21,14 @@ from monitor.rules.lexicon import Exclusion, FormHit, Lexicon, Phrase
 from monitor.rules.mentions import Mentions
 from monitor.rules.names import is_abjad, name_key, skeleton
 from monitor.rules.registry import ANY
-from monitor.rules.text import has_unspaced_script, strip_diacritics, words
+from monitor.rules.text import fold, has_unspaced_script, strip_diacritics, words
 
 
 def analyse(title: str, text: str, language: str, lexicon: Lexicon) -> Analysis:
     """Read a document once; every rule is then evaluated against the result."""
     written_title = words(title)
     written = written_title + words(text)
-    folded = _fold_words(written)
+    folded = _fold_words(written, lexicon.folds)
     if "" in folded:  # a token of combining marks only, which folding leaves empty
         kept = [n for n, word in enumerate(folded) if word]
         title_kept = sum(1 for n in kept if n < len(written_title))
@@ -50,11 +49,19 @@ def analyse(title: str, text: str, language: str, lexicon: Lexicon) -> Analysis:
     return analysis
 
 
-def _fold_words(written: list[str]) -> list[str]:
-    """Every token folded as :func:`monitor.rules.text.fold` folds one, but all at once (C
-    speed): NFC cannot join letters across the NUL between them."""
-    joined = "\0".join(written).casefold().replace("\u0307", "")
-    return unicodedata.normalize("NFC", joined).split("\0") if written else []
+def _fold_words(written: list[str], folds: dict[str, str]) -> list[str]:
+    """Every token folded (:func:`monitor.rules.text.fold`), looked up at C speed in the
+    folds of words seen before: documents share most of their words, and sharing one
+    string for each lets every later dictionary lookup of it compare by identity."""
+    folded: list[str | None] = list(map(folds.get, written))
+    if None in folded:
+        if len(folds) > WORDS_KEPT:
+            folds.clear()
+        for index, word in enumerate(folded):
+            if word is None:
+                written_word = written[index]
+                folded[index] = folds[written_word] = fold(written_word)
+    return folded  # type: ignore[return-value]  # no None is left
 
 
 def _word_infos(lexicon: Lexicon, distinct: set[str], language: str) -> dict[str, WordInfo]:
@@ -114,6 +121,7 @@ def forget_words(lexicon: Lexicon) -> None:
     lexicon.stem_forms.clear()
     lexicon.plain_forms.clear()
     lexicon.notable.clear()
+    lexicon.folds.clear()
 
 
 def _lemma(word: str, language: str) -> str | None:

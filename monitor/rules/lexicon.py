@@ -138,6 +138,8 @@ class Lexicon:
     # language -> the folded words seen that may name a concept or start a multi-word name:
     # a document's few such words are found at C speed, not by looking at every word.
     notable: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    # word as written -> folded (text.fold), for every language: one string per word.
+    folds: dict[str, str] = field(default_factory=dict, repr=False)
 
     def lookup(self, word: str) -> tuple[tuple[FormHit, ...], bool]:
         """The meanings of ``word`` and whether they were found only without diacritics."""
