@@ -68,23 +68,14 @@ class Analysis:
 
     @property
     def positions(self) -> dict[str, list[int]]:
-        """word -> its positions; built on first use, most documents never need all of it."""
+        """word -> its positions (:func:`analysis.analyse` gives them; built when not)."""
         if self._positions is None:
-            positions: dict[str, list[int]] = {}
-            for index, word in enumerate(self.folded):
-                where = positions.get(word)
-                if where is None:
-                    positions[word] = [index]
-                else:
-                    where.append(index)
-            self._positions = positions
+            self._positions = positions_of(self.folded)
         return self._positions
 
     def where(self, word: str) -> list[int]:
-        """The positions of one word (the index is built on the first question)."""
-        if word not in self.info:
-            return []
-        return self.positions[word]
+        """The positions of one word."""
+        return self.positions.get(word) or []
 
     @property
     def words(self) -> list[str]:
@@ -141,3 +132,15 @@ class Analysis:
     def words_stripped_to(self, plain: str) -> list[str]:
         """Document words (folded) that read ``plain`` without diacritics."""
         return [word for word in self.lexicon.plain_forms.get(plain, ()) if word in self.info]
+
+
+def positions_of(folded: list[str]) -> dict[str, list[int]]:
+    """word -> the positions it stands at."""
+    positions: dict[str, list[int]] = {}
+    for index, word in enumerate(folded):
+        where = positions.get(word)
+        if where is None:
+            positions[word] = [index]
+        else:
+            where.append(index)
+    return positions

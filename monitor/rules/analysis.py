@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Iterable
 
 from monitor.rules import morphology
-from monitor.rules.analysed import Analysis, Mention, WordInfo
+from monitor.rules.analysed import Analysis, Mention, WordInfo, positions_of
 from monitor.rules.lemmas import lemma
 from monitor.rules.lexicon import Exclusion, FormHit, Lexicon, Phrase
 from monitor.rules.mentions import Mentions
@@ -34,7 +35,8 @@ def analyse(title: str, text: str, language: str, lexicon: Lexicon) -> Analysis:
         title_kept = sum(1 for n in kept if n < len(written_title))
         written_title = written_title[:title_kept]
         written, folded = [written[n] for n in kept], [folded[n] for n in kept]
-    info = _word_infos(lexicon, set(folded), language)
+    positions = positions_of(folded)  # every document needs it: mentions are found by it
+    info = _word_infos(lexicon, positions.keys(), language)
     analysis = Analysis(
         language=language,
         title=title,
@@ -44,6 +46,7 @@ def analyse(title: str, text: str, language: str, lexicon: Lexicon) -> Analysis:
         info=info,
         lexicon=lexicon,
         _words=written,
+        _positions=positions,
     )
     _find_mentions(analysis, lexicon)
     return analysis
@@ -64,7 +67,7 @@ def _fold_words(written: list[str], folds: dict[str, str]) -> list[str]:
     return folded  # type: ignore[return-value]  # no None is left
 
 
-def _word_infos(lexicon: Lexicon, distinct: set[str], language: str) -> dict[str, WordInfo]:
+def _word_infos(lexicon: Lexicon, distinct: Iterable[str], language: str) -> dict[str, WordInfo]:
     """Each word's analysis, from the cache where it is there."""
     cache = lexicon.word_cache.setdefault(language, {})
     info = {word: cache.get(word) or word_info(lexicon, word, language) for word in distinct}
@@ -233,23 +236,28 @@ def _find_phrases(
     for word in notable:
         for candidates, via in info[word].starts:
             following, seconds = _by_second_word(lexicon, candidates, via)
+            wanted: frozenset[str] | None = None
             if via == "form":
                 present = set(info) if present is None else present
-                if seconds.isdisjoint(present):  # walks the smaller set
+                wanted = seconds & present  # walks the smaller set
+                if not wanted:
                     continue  # no second word of theirs is in the document ("the" starts 17)
             for start in analysis.where(word):
                 second = start + 1
-                if second >= len(folded) or not analysis.same_field(start, second):
+                if second >= len(folded):
                     continue
                 after = folded[second]
-                if via == "form":
-                    phrases = {id(phrase): phrase for phrase in following.get(after, ())}
-                else:
-                    phrases = {
-                        id(phrase): phrase
-                        for key in _second_keys(after, info[after], via)
-                        for phrase in following.get(key, ())
-                    }
+                if wanted is not None and after not in wanted:
+                    continue
+                if not analysis.same_field(start, second):
+                    continue
+                phrases = {
+                    id(phrase): phrase
+                    for key in (
+                        (after,) if wanted is not None else _second_keys(after, info[after], via)
+                    )
+                    for phrase in following.get(key, ())
+                }
                 for phrase in phrases.values():
                     if _phrase_fits(analysis, start, phrase, via):
                         found[phrase.hit.concept].append(
