@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/daemon.py cycle   [--feeds 1000] [--items 50] [--delay 0.2]
     .venv/bin/python bench/daemon.py latency [--trials 8] [--interval 5]
-    .venv/bin/python bench/daemon.py memory  [--documents 100000] [--minutes 30]
+    .venv/bin/python bench/daemon.py memory  [--documents 100000] [--minutes 30] [--parse-workers N]
 
 cycle: a local server (bench/slowserver.py, another process) answers every
 request after 200 ms, as a distant server does, with real news items. One
@@ -198,6 +198,18 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size: pages shared with forked workers counted once between them."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0.0
+    for line in text.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def children(pid: int) -> list[int]:
     try:
         text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
@@ -256,34 +268,46 @@ def memory(args: argparse.Namespace) -> None:
         config.write_text(
             '[store]\nurl = "sqlite:///monitor.db"\n[seeds]\npaths = []\n'
             "[fetch]\nconcurrency = 50\nper_host = 50\n"
-            f"{feeds}"
+            + (
+                ""
+                if args.parse_workers is None
+                else f"[daemon]\nparse_workers = {args.parse_workers}\n"
+            )
+            + f"{feeds}"
+            # Rules of every kind, so that every morphology is loaded: concepts, and words
+            # that name none (Polish and Russian inflections, Snowball stems, name keys).
             '[[rules]]\nname = "aa"\nquery = "Armenia AND Azerbaijan"\nchannels = ["files"]\n'
+            '[[rules]]\nname = "words"\nquery = "Orlen OR wybory OR выборы OR Wahlen OR '
+            'Ukraine OR NATO"\nchannels = ["files"]\n'
             '[[channels]]\nname = "files"\ntype = "file"\npath = "digests"\n',
             encoding="utf-8",
         )
         daemon = Daemon(config).start()
         assert daemon.process is not None
         pid = daemon.process.pid
-        samples: list[tuple[float, float, float]] = []
+        samples: list[tuple[float, float, float, float]] = []
         try:
             end = time.monotonic() + args.minutes * 60
             while time.monotonic() < end and daemon.alive():
                 time.sleep(30)
                 workers = sum(rss_mb(child) for child in children(pid))
-                samples.append((time.monotonic(), rss_mb(pid), workers))
+                total = pss_mb(pid) + sum(pss_mb(child) for child in children(pid))
+                samples.append((time.monotonic(), rss_mb(pid), workers, total))
                 print(f"  {len(samples) * 0.5:5.1f} min: main {samples[-1][1]:.0f} MB, "
-                      f"workers {workers:.0f} MB", flush=True)  # fmt: skip
+                      f"workers {workers:.0f} MB, all together (PSS) {total:.0f} MB",
+                      flush=True)  # fmt: skip
             daemon.stop()
         finally:
             daemon.close()
             server.close()
-    mains = [m for _, m, _ in samples]
+    mains = [m for _, m, _, _ in samples]
     settled = mains[2:] or mains
     print(
         f"resident memory with {args.documents:,} documents over {args.minutes} min: main "
         f"process {settled[0]:.0f} MB after 1 min, {settled[-1]:.0f} MB at the end, max "
         f"{max(mains):.0f} MB; parse workers {samples[-1][2]:.0f} MB together (shared pages "
-        "counted in each)"
+        f"counted in each); main and workers {samples[-1][3]:.0f} MB proportional set size "
+        f"(shared pages counted once), max {max(t for *_, t in samples):.0f} MB"
     )
 
 
@@ -301,6 +325,9 @@ def main() -> None:
     three = sub.add_parser("memory")
     three.add_argument("--documents", type=int, default=100_000)
     three.add_argument("--minutes", type=float, default=30)
+    three.add_argument(
+        "--parse-workers", type=int, default=None, help="[daemon] parse_workers (default: per core)"
+    )
     args = parser.parse_args()
     {"cycle": cycle, "latency": latency, "memory": memory}[args.what](args)
 

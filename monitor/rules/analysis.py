@@ -63,7 +63,8 @@ def _fold_words(written: list[str], folds: dict[str, str]) -> list[str]:
         for index, word in enumerate(folded):
             if word is None:
                 written_word = written[index]
-                folded[index] = folds[written_word] = fold(written_word)
+                word = fold(written_word)
+                folded[index] = folds[written_word] = written_word if word == written_word else word
     return folded  # type: ignore[return-value]  # no None is left
 
 
@@ -89,7 +90,9 @@ def word_info(lexicon: Lexicon, word: str, language: str) -> WordInfo:
     plain = strip_diacritics(word)
     plain = word if plain == word else plain  # one string, not two equal ones
     stem = morphology.stem(word, language)
+    stem = word if stem == word else stem
     root = _lemma(word, language)
+    root = word if root == word else root
     # Names reach across scripts: a word is found by its name key (and in Arabic, Persian or
     # Hebrew by its consonants), which the rule set looks up by its prefixes.
     name = name_key(word) if word[:1].isalpha() else ""
@@ -100,15 +103,24 @@ def word_info(lexicon: Lexicon, word: str, language: str) -> WordInfo:
     cache[word] = found
     # Every word seen, filed under its lemma and its plain form, so a rule word finds its
     # other forms in a document without the document building indexes of its own.
+    # Lists, not sets: most hold one word, and a list of one is a quarter of a set's size.
     if root is not None and root != word:
-        lexicon.lemma_forms.setdefault(language, {}).setdefault(root, set()).add(word)
+        _file(lexicon.lemma_forms.setdefault(language, {}), root, word)
     if plain != word:
-        lexicon.plain_forms.setdefault(plain, set()).add(word)
+        _file(lexicon.plain_forms, plain, word)
     if stem is not None:
-        lexicon.stem_forms.setdefault(language, {}).setdefault(stem, set()).add(word)
+        _file(lexicon.stem_forms.setdefault(language, {}), stem, word)
     if found.hits or found.starts:
         lexicon.notable.setdefault(language, set()).add(word)
     return found
+
+
+def _file(index: dict[str, list[str]], key: str, word: str) -> None:
+    filed = index.get(key)
+    if filed is None:
+        index[key] = [word]
+    elif word not in filed:
+        filed.append(word)
 
 
 # Words whose analysis is kept, in all languages together (about 0.5 KB each): a daemon
@@ -318,16 +330,13 @@ def _phrase_lemmas(lexicon: Lexicon, language: str) -> dict[str, tuple[Phrase, .
         return found
     table: dict[str, list[Phrase]] = defaultdict(list)
     if _lemma("test", language) is not None:
-        for candidates in lexicon.phrases.values():
-            for phrase in candidates:
-                if language not in phrase.hit.languages:
-                    continue
-                slots = tuple(
-                    frozenset(_lemma(word, language) or word for word in slot) | slot
-                    for slot in phrase.slots
-                )
-                for first in slots[0]:
-                    table[first].append(Phrase(slots, phrase.hit))
+        for phrase in lexicon.phrases_in(language):
+            slots = tuple(
+                frozenset(_lemma(word, language) or word for word in slot) | slot
+                for slot in phrase.slots
+            )
+            for first in slots[0]:
+                table[first].append(Phrase(slots, phrase.hit))
     found = lexicon.phrase_lemmas[language] = {k: tuple(dict.fromkeys(v)) for k, v in table.items()}
     return found
 

@@ -10,7 +10,7 @@ holds, and how a query word resolves against it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,15 +131,25 @@ class Lexicon:
     # language -> folded word -> analysis.WordInfo, filled as documents are read.
     word_cache: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     # language -> lemma -> folded words seen with it; plain form -> folded words seen with it.
-    lemma_forms: dict[str, dict[str, set[str]]] = field(default_factory=dict, repr=False)
-    plain_forms: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    lemma_forms: dict[str, dict[str, list[str]]] = field(default_factory=dict, repr=False)
+    plain_forms: dict[str, list[str]] = field(default_factory=dict, repr=False)
     # language -> Snowball stem -> folded words seen with it.
-    stem_forms: dict[str, dict[str, set[str]]] = field(default_factory=dict, repr=False)
+    stem_forms: dict[str, dict[str, list[str]]] = field(default_factory=dict, repr=False)
     # language -> the folded words seen that may name a concept or start a multi-word name:
     # a document's few such words are found at C speed, not by looking at every word.
     notable: dict[str, set[str]] = field(default_factory=dict, repr=False)
     # word as written -> folded (text.fold), for every language: one string per word.
     folds: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def phrases_in(self, language: str) -> Iterator[Phrase]:
+        """The multi-word names that name something in ``language`` (a table read from the
+        cache decodes only those)."""
+        values_in = getattr(self.phrases, "values_in", None)
+        tables = values_in(language) if values_in is not None else self.phrases.values()
+        for found in tables:
+            for phrase in found:
+                if language in phrase.hit.languages:
+                    yield phrase
 
     def lookup(self, word: str) -> tuple[tuple[FormHit, ...], bool]:
         """The meanings of ``word`` and whether they were found only without diacritics."""

@@ -194,10 +194,24 @@ class Decoded(Mapping[str, V]):
     """A table read from the cache, each entry decoded when it is first asked for: a daemon
     asks for a few thousand of the hundred thousand forms, so loading stays fast."""
 
-    def __init__(self, raw: dict[str, Any], decode: Callable[[Any], V]) -> None:
+    def __init__(
+        self,
+        raw: dict[str, Any],
+        decode: Callable[[Any], V],
+        names_in: Callable[[Any, str], bool] | None = None,
+    ) -> None:
         self._raw = raw
         self._decode = decode
         self._done: dict[str, V] = {}
+        self._names_in = names_in  # whether a raw entry names something in a language
+
+    def values_in(self, language: str) -> Iterator[V]:
+        """The entries that name something in ``language``, the others left undecoded: a
+        process that needs one language's entries does not hold all of them."""
+        names_in = self._names_in
+        for key, raw in self._raw.items():
+            if names_in is None or names_in(raw, language):
+                yield self[key]
 
     def __getitem__(self, key: str) -> V:
         found = self._done.get(key)
@@ -246,6 +260,7 @@ def from_plain(plain: Mapping[str, Any]) -> Lexicon:
             lambda found: tuple(
                 Phrase(tuple(frozenset(s) for s in slots), hits[i]) for slots, i in found
             ),
+            lambda found, language: any(language in hits[i].languages for _, i in found),
         )
 
     lexicon = Lexicon(

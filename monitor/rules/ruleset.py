@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 
 from monitor.rules import query as q
 from monitor.rules.analysed import Analysis, Key, Mention, WordInfo
+from monitor.rules.analysis import WORDS_KEPT
 from monitor.rules.lexicon import FormHit, Lexicon
 from monitor.rules.mentions import Mentions
 from monitor.rules.names import MIN_SKELETON, key_prefixes
@@ -315,6 +316,7 @@ class RuleSet:
     always: list[int] = field(default_factory=list)
     word_rules: dict[str, dict[str, _Triggers]] = field(default_factory=dict, repr=False)
     trigger_words: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    words_seen: int = field(default=0, repr=False)
     # The name stems (and "#" and consonants) the rules' names are indexed under.
     names: frozenset[str] = frozenset()
 
@@ -348,18 +350,21 @@ class RuleSet:
         numbers = set(self.always)
         # Which rules a word can trigger is worked out once per word and language, then
         # remembered: documents share most of their words.
+        if self.words_seen > WORDS_KEPT:  # in all languages together, as analysis keeps them
+            self.word_rules.clear()
+            self.trigger_words.clear()
+            self.words_seen = 0
         cache = self.word_rules.setdefault(doc.language, {})
         triggers = self.trigger_words.setdefault(doc.language, set())
-        if len(cache) > 200_000:
-            cache.clear()
-            triggers.clear()
         words = doc.info
         # Both at C speed, and over the document's words only: ``keys() - keys()`` would
         # walk the whole cache (a set difference with a dict looks the smaller side up).
-        for word in set(words).difference(cache):  # words not seen in this language yet
+        new = set(words).difference(cache)  # words not seen in this language yet
+        for word in new:
             found = cache[word] = self._rules_for(word, words[word])
             if found is not _NOTHING:
                 triggers.add(word)
+        self.words_seen += len(new)
         named: dict[str, list[str]] = {}
         for word in triggers.intersection(words):  # most words trigger nothing
             rules, stems = cache[word]
