@@ -16,7 +16,6 @@ with the rules a document could match, not with all the rules there are.
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -260,11 +259,22 @@ def _term_hits(term: Term, doc: Analysis) -> list[Hit]:
     return []
 
 
+# (id of a meaning, via, language) -> (the meaning, its origin): by identity, since hashing
+# a meaning hashes all its fields; the meaning kept beside it so a reused id is told apart.
+_ORIGINS: dict[tuple[int, str, str], tuple[FormHit, str]] = {}
+
+
 def _concept_origin(mention: Mention, doc: Analysis) -> str:
-    return _origin(mention.hit, mention.via, doc.language)
+    hit = mention.hit
+    key = (id(hit), mention.via, doc.language)
+    known = _ORIGINS.get(key)
+    if known is None or known[0] is not hit:
+        if len(_ORIGINS) > 65_536:
+            _ORIGINS.clear()
+        known = _ORIGINS[key] = (hit, _origin(hit, mention.via, doc.language))
+    return known[1]
 
 
-@functools.lru_cache(maxsize=65_536)
 def _origin(hit: FormHit, via: str, language: str) -> str:
     """ "UA: pl name, from morfeusz2": the concept, the form's kind and languages, its source."""
     languages = sorted(hit.languages)
