@@ -29,6 +29,7 @@ CORE = [
     "monitor.rules.analysis",
     "monitor.rules.analysed",
     "monitor.rules.mentions",
+    "monitor.rules.concept_hits",
     "monitor.rules.ambiguity",
     "monitor.rules.lexicon",
     "monitor.rules.lexicon_build",

@@ -22,9 +22,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from monitor.rules import query as q
-from monitor.rules.analysed import Analysis, Key, Mention, WordInfo
+from monitor.rules.analysed import Analysis, Key, WordInfo
 from monitor.rules.analysis import WORDS_KEPT
-from monitor.rules.lexicon import FormHit, Lexicon
+from monitor.rules.concept_hits import concept_hits
+from monitor.rules.lexicon import Lexicon
 from monitor.rules.mentions import Mentions
 from monitor.rules.names import MIN_SKELETON, key_prefixes
 from monitor.rules.text import fold, strip_diacritics, words
@@ -240,11 +241,7 @@ def _near(results: list[list[Hit]], distance: int, doc: Analysis) -> list[Hit] |
 
 def _term_hits(term: Term, doc: Analysis) -> list[Hit]:
     if isinstance(term, ConceptTerm):
-        return [
-            Hit(term.word, m.position, _concept_via(term, m, doc), _concept_origin(m, doc))
-            for concept in term.concepts
-            for m in doc.mentions.get(concept, ())
-        ]
+        return concept_hits(term.word, term.concepts, term.languages, doc)
     if isinstance(term, WordTerm):
         return word_hits(term, doc)
     if isinstance(term, PhraseTerm):
@@ -257,43 +254,6 @@ def _term_hits(term: Term, doc: Analysis) -> list[Hit]:
             for p in where
         ]
     return []
-
-
-# (id of a meaning, via, language) -> (the meaning, its origin): by identity, since hashing
-# a meaning hashes all its fields; the meaning kept beside it so a reused id is told apart.
-_ORIGINS: dict[tuple[int, str, str], tuple[FormHit, str]] = {}
-
-
-def _concept_origin(mention: Mention, doc: Analysis) -> str:
-    hit = mention.hit
-    key = (id(hit), mention.via, doc.language)
-    known = _ORIGINS.get(key)
-    if known is None or known[0] is not hit:
-        if len(_ORIGINS) > 65_536:
-            _ORIGINS.clear()
-        known = _ORIGINS[key] = (hit, _origin(hit, mention.via, doc.language))
-    return known[1]
-
-
-def _origin(hit: FormHit, via: str, language: str) -> str:
-    """ "UA: pl name, from morfeusz2": the concept, the form's kind and languages, its source."""
-    languages = sorted(hit.languages)
-    shown = ", ".join(languages[:4]) + (f" +{len(languages) - 4}" if len(languages) > 4 else "")
-    how = {"stem": f", by its Snowball stem ({language})", "lemma": ", by its lemma"}
-    return f"{hit.concept}: {shown} {hit.category}, from {hit.origin}{how.get(via, '')}"
-
-
-def _concept_via(term: ConceptTerm, mention: Mention, doc: Analysis) -> str:
-    category = mention.hit.category
-    if mention.via != "form":
-        return mention.via  # lemma or diacritics
-    if category in ("capital", "alias", "demonym", "adjective"):
-        return category
-    if doc.folded[mention.position] == fold(term.word):
-        return "surface"
-    if term.languages & mention.hit.languages & {doc.language}:
-        return "inflection"
-    return "translation"
 
 
 def _phrase_hits(term: PhraseTerm, doc: Analysis) -> list[Hit]:
