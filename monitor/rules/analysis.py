@@ -243,34 +243,28 @@ def _find_phrases(
     of the forms of the name's word in that place, in the same field; in a stemmed language
     also one with the stem of one ("der Europäischen Union"), in a lemmatised one one with
     the lemma of one ("Європейському союзі")."""
-    folded, info = analysis.folded, analysis.info
-    present: set[str] | None = None
+    folded, info, positions = analysis.folded, analysis.info, analysis.positions
+    last = len(folded) - 1
     for word in notable:
         for candidates, via in info[word].starts:
-            following, seconds = _by_second_word(lexicon, candidates, via)
-            wanted: frozenset[str] | None = None
-            if via == "form":
-                present = set(info) if present is None else present
-                wanted = seconds & present  # walks the smaller set
-                if not wanted:
-                    continue  # no second word of theirs is in the document ("the" starts 17)
-            for start in analysis.where(word):
-                second = start + 1
-                if second >= len(folded):
+            following = _by_second_word(lexicon, candidates, via)
+            for start in positions[word]:
+                if start >= last:
                     continue
-                after = folded[second]
-                if wanted is not None and after not in wanted:
+                after = folded[start + 1]
+                # By form, the word that follows is looked up as it is: a start word such
+                # as "the" stands many times in a document, but few of its names follow it.
+                if via == "form":
+                    phrases: Iterable[Phrase] = following.get(after, ())
+                else:
+                    phrases = {
+                        id(phrase): phrase
+                        for key in _second_keys(after, info[after], via)
+                        for phrase in following.get(key, ())
+                    }.values()
+                if not phrases or not analysis.same_field(start, start + 1):
                     continue
-                if not analysis.same_field(start, second):
-                    continue
-                phrases = {
-                    id(phrase): phrase
-                    for key in (
-                        (after,) if wanted is not None else _second_keys(after, info[after], via)
-                    )
-                    for phrase in following.get(key, ())
-                }
-                for phrase in phrases.values():
+                for phrase in phrases:
                     if _phrase_fits(analysis, start, phrase, via):
                         found[phrase.hit.concept].append(
                             Mention(start, phrase.hit, via, len(phrase.slots))
@@ -279,10 +273,9 @@ def _find_phrases(
 
 def _by_second_word(
     lexicon: Lexicon, candidates: tuple[Phrase, ...], via: str
-) -> tuple[dict[str, tuple[Phrase, ...]], frozenset[str]]:
+) -> dict[str, tuple[Phrase, ...]]:
     """The names that start with one word, by the forms of their second word (by a stem's
-    first five letters when they are found by stem: stems that differ at the end are one),
-    and the set of those keys."""
+    first five letters when they are found by stem: stems that differ at the end are one)."""
     key = (via, id(candidates))
     found = lexicon.phrase_seconds.get(key)
     if found is None:
@@ -290,8 +283,7 @@ def _by_second_word(
         for phrase in candidates:
             for word in phrase.slots[1]:
                 table[word[:5] if via == "stem" else word].append(phrase)
-        following = {k: tuple(v) for k, v in table.items()}
-        found = lexicon.phrase_seconds[key] = (following, frozenset(following))
+        found = lexicon.phrase_seconds[key] = {k: tuple(dict.fromkeys(v)) for k, v in table.items()}
     return found
 
 

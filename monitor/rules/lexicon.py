@@ -108,10 +108,9 @@ class Lexicon:
     # language -> stem of the first word -> the multi-word names of that language, each slot
     # holding its words' stems: "der Europäischen Union", "Evropské unie", "Európai Unióban".
     phrase_stems: Mapping[str, Mapping[str, tuple[Phrase, ...]]] = field(default_factory=dict)
-    # (way, id of a tuple of names) -> the words their second slots hold (with the set of
-    # them), filled in use.
-    phrase_seconds: dict[tuple[str, int], tuple[dict[str, tuple[Phrase, ...]], frozenset[str]]] = (
-        field(default_factory=dict, repr=False)
+    # (way, id of a tuple of names) -> the words their second slots hold, filled in use.
+    phrase_seconds: dict[tuple[str, int], dict[str, tuple[Phrase, ...]]] = field(
+        default_factory=dict, repr=False
     )
     # The same for the lemmatised languages, built on first use in each (analysis.py).
     phrase_lemmas: dict[str, dict[str, tuple[Phrase, ...]]] = field(
