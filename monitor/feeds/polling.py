@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from monitor import heap
 from monitor.config.secrets import expand_headers
 from monitor.config.settings import FeedSettings, FetchSettings
 from monitor.documents.normalise import normalise_entry
@@ -86,6 +87,7 @@ def parse_and_normalise(
         found = matcher.match(document) if matcher is not None else []
         if found:
             matches[document.document_id] = found
+    heap.give_back()  # what parsing a large feed took, not kept for the worker's life
     return Parsed(parsed.format, parsed.warning, documents, matches)
 
 
