@@ -64,7 +64,7 @@ def cached_lexicon(
     changes: Mapping[str, Mapping[str, Iterable[str]]],
 ) -> Lexicon:
     """The shipped registry with the user's changes, compiled, from the cache if it is there."""
-    path = _folder() / f"lexicon-{_key(aliases, changes)}.marshal"
+    path = cache_folder() / f"lexicon-{_key(aliases, changes)}.marshal"
     try:
         return from_plain(marshal.loads(path.read_bytes()))
     except FileNotFoundError:
@@ -77,7 +77,8 @@ def cached_lexicon(
     return lexicon
 
 
-def _folder() -> Path:
+def cache_folder() -> Path:
+    """Where compiled data are kept (``$MONITOR_CACHE``, else the user's cache folder)."""
     configured = os.environ.get(CACHE_ENV)
     if configured:
         return Path(configured)

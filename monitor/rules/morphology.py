@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from monitor.rules.text import fold
@@ -160,10 +161,28 @@ def _pymorphy() -> Any:
         return pymorphy3.MorphAnalyzer()
 
 
+# Inflections worked out elsewhere (monitor.rules.inflection_cache: in a short-lived child
+# process, or read back from disk), so that a daemon never loads the generators itself.
+_known: dict[tuple[str, str], frozenset[str]] = {}
+
+
+def remember(found: Mapping[tuple[str, str], Iterable[str]]) -> None:
+    """Take the inflections of (language, word) pairs worked out elsewhere."""
+    for key, forms in found.items():
+        _known[key] = frozenset(forms)
+
+
+def known(language: str, word: str) -> bool:
+    return (language, word) in _known
+
+
 @functools.lru_cache(maxsize=4_096)
 def inflections(word: str, language: str) -> frozenset[str]:
     """Every form of ``word`` (as written) in ``language``, folded; empty where the language
     has no generation (Polish and Russian do)."""
+    found = _known.get((language, word))
+    if found is not None:
+        return found
     if language == "pl":
         return frozenset(fold(form) for form in _polish(word))
     if language == "ru":

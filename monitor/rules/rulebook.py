@@ -16,11 +16,14 @@ from monitor.eventlog.events import Event, RuleDefined, RuleRemoved
 from monitor.eventlog.recorder import Recorder
 from monitor.readmodels.rules import RuleRecord, rule_records
 from monitor.rules.analysis import forget_words
+from monitor.rules.inflection_cache import prepare
 from monitor.rules.lemmas import configure
 from monitor.rules.lexicon import Lexicon
 from monitor.rules.lexicon_cache import build_lexicon
 from monitor.rules.matcher import Matcher
+from monitor.rules.query import And, Near, Node, Not, Or, Title, Word, parse_query
 from monitor.rules.ruleset import RuleSet, compile_query
+from monitor.rules.text import words
 
 
 def plan_rule_events(
@@ -71,12 +74,33 @@ def sync_rules(recorder: Recorder, configured: Sequence[RuleSettings]) -> dict[s
 def lexicon_for(settings: Settings) -> Lexicon:
     """The lexicon with the user's ``[aliases]`` and ``[concepts]``; also switches on the
     configured lemma languages."""
+    prepare(rule_words(settings))
     changed = configure(frozenset(settings.matching.lemma_languages))
     changes = {key: change.model_dump() for key, change in settings.concepts.items()}
     lexicon = build_lexicon(settings.aliases, changes)
     if changed:
         forget_words(lexicon)  # the words' analyses hold lemmas of the previous languages
     return lexicon
+
+
+def rule_words(settings: Settings) -> list[str]:
+    """The single words of the enabled rules' queries and of the user's aliases: the words
+    that may need their Polish and Russian inflections (monitor.rules.inflection_cache)."""
+    found = [word for words in settings.aliases.values() for word in words]
+    for rule in settings.rules:
+        if rule.enabled:
+            found.extend(_query_words(parse_query(rule.query)))
+    return [word for word in found if len(words(word)) == 1]
+
+
+def _query_words(node: Node) -> list[str]:
+    if isinstance(node, Word):
+        return [node.text]
+    if isinstance(node, Not | Title):
+        return _query_words(node.child)
+    if isinstance(node, And | Or | Near):
+        return [word for child in node.children for word in _query_words(child)]
+    return []  # phrases, prefixes and lang: never inflected
 
 
 def build_matcher(settings: Settings, versions: Mapping[str, int]) -> Matcher:
