@@ -86,7 +86,7 @@ def lexicon_for(settings: Settings) -> Lexicon:
 def rule_words(settings: Settings) -> list[str]:
     """The single words of the enabled rules' queries and of the user's aliases: the words
     that may need their Polish and Russian inflections (monitor.rules.inflection_cache)."""
-    found = [word for words in settings.aliases.values() for word in words]
+    found = [*settings.aliases, *(word for words in settings.aliases.values() for word in words)]
     for rule in settings.rules:
         if rule.enabled:
             found.extend(_query_words(parse_query(rule.query)))
