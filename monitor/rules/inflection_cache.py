@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import marshal
-import os
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -25,7 +24,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from monitor.rules import morphology
-from monitor.rules.lexicon_cache import cache_folder
+from monitor.rules.lexicon_cache import cache_folder, save_marshal
 
 log = logging.getLogger("monitor.rules.inflection_cache")
 CHILD_TIMEOUT = 300.0  # seconds; thousands of new words take a few seconds
@@ -114,15 +113,8 @@ def _pair(key: str) -> Pair:
 
 
 def _save(path: Path, stored: dict[Pair, tuple[str, ...]]) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     plain = {f"{language}\0{word}": forms for (language, word), forms in stored.items()}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(marshal.dumps(plain))
-        temporary.replace(path)
-    except OSError as error:
-        log.warning("cannot keep the inflections in %s: %s", path.parent, error)
-        temporary.unlink(missing_ok=True)
+    save_marshal(path, plain, "inflections-*.marshal", "the inflections")
 
 
 def _child() -> None:

@@ -101,16 +101,22 @@ def _key(aliases: Mapping[str, Any], changes: Mapping[str, Any]) -> str:
 
 
 def _save(path: Path, plain: Any) -> None:
+    save_marshal(path, plain, "lexicon-*.marshal", "the compiled lexicon")
+
+
+def save_marshal(path: Path, plain: Any, family: str, what: str) -> None:
+    """Write ``plain`` to ``path`` atomically and keep the newest :data:`KEEP` files of its
+    ``family`` (a glob); a folder that cannot be written costs a log line, nothing more."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary.write_bytes(marshal.dumps(plain))
         temporary.replace(path)
-        old = sorted(path.parent.glob("lexicon-*.marshal"), key=lambda p: p.stat().st_mtime)
+        old = sorted(path.parent.glob(family), key=lambda p: p.stat().st_mtime)
         for stale in old[:-KEEP]:
             stale.unlink(missing_ok=True)
     except OSError as error:
-        log.warning("cannot keep the compiled lexicon in %s: %s", path.parent, error)
+        log.warning("cannot keep %s in %s: %s", what, path.parent, error)
         temporary.unlink(missing_ok=True)
 
 

@@ -22,7 +22,7 @@ from monitor.rules.lexicon import Lexicon
 from monitor.rules.lexicon_cache import build_lexicon
 from monitor.rules.matcher import Matcher
 from monitor.rules.query import And, Near, Node, Not, Or, Title, Word, parse_query
-from monitor.rules.ruleset import RuleSet, compile_query
+from monitor.rules.ruleset import RuleSet, compile_query, has_own_forms
 from monitor.rules.text import words
 
 
@@ -74,22 +74,30 @@ def sync_rules(recorder: Recorder, configured: Sequence[RuleSettings]) -> dict[s
 def lexicon_for(settings: Settings) -> Lexicon:
     """The lexicon with the user's ``[aliases]`` and ``[concepts]``; also switches on the
     configured lemma languages."""
-    prepare(rule_words(settings))
+    # Polish and Russian forms worked out outside this process (monitor.rules.inflection_cache):
+    # the aliases' for compiling the lexicon, then the rule words' that are not concepts.
+    prepare(
+        _single([*settings.aliases, *(w for found in settings.aliases.values() for w in found)])
+    )
     changed = configure(frozenset(settings.matching.lemma_languages))
     changes = {key: change.model_dump() for key, change in settings.concepts.items()}
     lexicon = build_lexicon(settings.aliases, changes)
     if changed:
         forget_words(lexicon)  # the words' analyses hold lemmas of the previous languages
+    prepare(word for word in rule_words(settings) if has_own_forms(word, lexicon))
     return lexicon
 
 
 def rule_words(settings: Settings) -> list[str]:
-    """The single words of the enabled rules' queries and of the user's aliases: the words
-    that may need their Polish and Russian inflections (monitor.rules.inflection_cache)."""
-    found = [*settings.aliases, *(word for words in settings.aliases.values() for word in words)]
+    """The single words of the enabled rules' queries."""
+    found: list[str] = []
     for rule in settings.rules:
         if rule.enabled:
             found.extend(_query_words(parse_query(rule.query)))
+    return _single(found)
+
+
+def _single(found: list[str]) -> list[str]:
     return [word for word in found if len(words(word)) == 1]
 
 

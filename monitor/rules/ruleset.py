@@ -110,7 +110,7 @@ def _compile(node: q.Node, lexicon: Lexicon) -> Term:
         hits, _ = lexicon.lookup(node.text)
         languages = frozenset().union(*(h.languages for h in hits if h.concept in concepts))
         concept = ConceptTerm(node.text, concepts, languages)
-        if all(lexicon.concepts[c].kind == "alias" for c in concepts if c in lexicon.concepts):
+        if has_own_forms(node.text, lexicon):
             # A concept of the user's own ([aliases] Zelensky = ["زيلينسكي"]) adds forms to the
             # word; the word keeps its own (inflections, other scripts) too.
             return Group("or", (concept, word_term(node.text)))
@@ -132,6 +132,13 @@ def _compile(node: q.Node, lexicon: Lexicon) -> Term:
     if isinstance(node, q.Near):
         return Group("near", children, distance=node.distance)
     return Group("and" if isinstance(node, q.And) else "or", children)
+
+
+def has_own_forms(word: str, lexicon: Lexicon) -> bool:
+    """Whether a rule word is matched by the forms of its own analysis (a
+    :class:`WordTerm`): it names no concept, or only concepts of the user's own."""
+    concepts = lexicon.resolve(word)
+    return all(lexicon.concepts[c].kind == "alias" for c in concepts if c in lexicon.concepts)
 
 
 def _phrase(text: str, tokens: list[str], lexicon: Lexicon) -> Term:

@@ -72,7 +72,6 @@ def word_term(word: str) -> WordTerm:
 
 
 _MADE_BY = {"pl": "morfeusz2", "ru": "pymorphy3"}
-_NO_WORDS: dict[str, list[str]] = {}
 
 
 def word_hits(term: WordTerm, doc: Analysis) -> list[Hit]:
@@ -87,22 +86,16 @@ def word_hits(term: WordTerm, doc: Analysis) -> list[Hit]:
     if inflected:
         for word in info.keys() & inflected:
             found.setdefault(word, ("inflection", _MADE_BY.get(language, "")))
-    # The lexicon's indexes of the words seen, read here directly (Analysis.words_with_stem
-    # and the others do the same): most rule words evaluated are not in the document.
-    lexicon = doc.lexicon
     stem = term.stems.get(language)
     if stem is not None:
-        for word in lexicon.stem_forms.get(language, _NO_WORDS).get(stem, ()):
-            if word in info:
-                found.setdefault(word, ("stem", f"Snowball ({language})"))
-    for word in lexicon.lemma_forms.get(language, _NO_WORDS).get(term.folded, ()):
-        if word in info:
-            found.setdefault(word, ("lemma", f"simplemma ({language})"))
-    for word in lexicon.plain_forms.get(term.stripped, ()):
-        if word in info:
-            found.setdefault(word, ("diacritics", "without diacritics"))
+        for word in doc.words_with_stem(stem):
+            found.setdefault(word, ("stem", f"Snowball ({language})"))
+    for word in doc.words_with_lemma(term.folded):
+        found.setdefault(word, ("lemma", f"simplemma ({language})"))
+    for word in doc.words_stripped_to(term.stripped):
+        found.setdefault(word, ("diacritics", "without diacritics"))
     if not found and term.name is None:
-        return []
+        return []  # most rule words evaluated are not in the document
     hits = [
         Hit(term.word, p, via, origin)
         for word, (via, origin) in found.items()
