@@ -307,3 +307,35 @@ def test_a_server_that_never_greets_is_a_timeout(plain: SMTPServer) -> None:
         port = silent.getsockname()[1]
         outcome = send(make_channel(plain, smtp_port=port, timeout=0.2))
     assert (outcome.ok, outcome.category) == (False, "timeout")
+
+
+def _encoded_word(text: str) -> str:
+    import base64
+
+    return "=?utf-8?b?" + base64.b64encode(text.encode()).decode() + "?="
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        _encoded_word("X\r\nReply-To: attacker@example.test\r\nX-Injected: yes"),
+        "Breaking " + _encoded_word("\nX-Injected: yes") + " news",
+        "=?utf-8?q?X=0D=0AX-Injected:_yes?=",
+        _encoded_word("Your account is suspended"),  # no line break, still not decoded
+    ],
+)
+def test_an_encoded_word_in_feed_text_is_delivered_as_the_literal_text(
+    plain: SMTPServer, title: str
+) -> None:
+    # Python before 3.11.10 decodes an encoded word found in a header value it is given and
+    # writes what it decodes to, line breaks included; so the subject is encoded here.
+    outcome = send(make_channel(plain), make_message(subject=f"armenia: {title}"))
+    assert outcome.ok, outcome
+    (received,) = plain.delivered
+    head = received.raw.split(b"\r\n\r\n", 1)[0]
+    names = [line.split(b":", 1)[0].lower() for line in head.split(b"\r\n") if line[:1] != b" "]
+    assert b"reply-to" not in names and b"x-injected" not in names
+    assert all(byte in b"\r\n\t" or 32 <= byte < 127 for byte in head)
+    # What a reader's program shows is exactly the title, encoded word and all.
+    assert received.message["Subject"] == f"armenia: {title}"
+    assert received.message["Reply-To"] is None and received.message.defects == []
