@@ -162,6 +162,41 @@ def test_permanent_hop_after_a_temporary_one_does_not_move_the_feed(
     assert get(feed_server.url("/a")).permanent_redirect is None
 
 
+SECRETS = {"X-Api-Token": "tok-3141", "Cookie": "session=s3cret", "Authorization": "Bearer b3arer"}
+
+
+def test_configured_headers_and_credentials_stay_with_their_origin(
+    feed_server: FeedServer,
+) -> None:
+    with FeedServer() as other:  # another port: another origin
+        other.static("/feed", FEED)
+        feed_server.redirect("/same", "/away")  # same origin: the headers go along
+        feed_server.redirect("/away", other.url("/back"))
+        other.redirect("/back", feed_server.url("/home"))  # back again: still not re-sent
+        feed_server.redirect("/home", other.url("/feed"))
+        url = feed_server.url("/same").replace("//", "//alice:pa55word@", 1)
+        result = get(url, headers=SECRETS)
+        assert result.body == FEED
+        first, second = feed_server.requests_for("/same"), feed_server.requests_for("/away")
+        for (request,) in (first, second):
+            assert request.headers["x-api-token"] == "tok-3141"
+            assert request.headers["cookie"] == "session=s3cret"
+        away = other.requests + feed_server.requests_for("/home")
+        assert len(away) == 3
+        for request in away:
+            sent = " ".join(f"{k}: {v}" for k, v in request.headers.items())
+            for secret in ("tok-3141", "s3cret", "b3arer", "pa55word", "YWxpY2U6cGE1NXdvcmQ="):
+                assert secret not in sent, (request.path, sent)
+            assert "authorization" not in request.headers and "cookie" not in request.headers
+
+
+def test_a_scheme_change_drops_the_configured_headers_too(feed_server: FeedServer) -> None:
+    feed_server.redirect("/feed", feed_server.url("/feed").replace("http:", "https:"))
+    failure(feed_server.url("/feed"), headers=SECRETS)  # no TLS there; only one request sent
+    (request,) = feed_server.requests_for("/feed")
+    assert request.headers["x-api-token"] == "tok-3141"
+
+
 def test_redirect_loop(feed_server: FeedServer) -> None:
     feed_server.redirect("/x", "/y")
     feed_server.redirect("/y", "/x")

@@ -130,10 +130,12 @@ async def fetch(
 ) -> FetchResult:
     """GET a feed, conditionally when validators are given; raise only FetchError."""
     started = time.monotonic()
-    request_headers = _request_headers(limits, etag, last_modified, headers)
+    own = _request_headers(limits, etag, last_modified, headers)
+    # What may go to another origin: nothing the operator configured for this one.
+    anyone = _request_headers(limits, etag, last_modified, None)
     try:
         async with asyncio.timeout(limits.total_timeout):
-            return await _follow(client, url, request_headers, limits, started)
+            return await _follow(client, url, (own, anyone), limits, started)
     except FetchError:
         raise
     except TimeoutError:
@@ -168,11 +170,17 @@ def _request_headers(
 async def _follow(
     client: httpx.AsyncClient,
     url: str,
-    headers: httpx.Headers,
+    headers: tuple[httpx.Headers, httpx.Headers],
     limits: FetchLimits,
     started: float,
 ) -> FetchResult:
-    request = client.build_request("GET", url, headers=headers)
+    """Follow redirects; the configured headers, cookies and credentials go only to the
+    origin (scheme, host, port) they were configured for, and once a hop has left it, to no
+    later hop either. httpx alone would keep custom headers on every hop (it strips only
+    Authorization, and drops a configured Cookie even on the same origin)."""
+    own, anyone = headers
+    request = client.build_request("GET", url, headers=own)
+    origin, foreign = _origin(request.url), False
     seen = {str(request.url)}
     permanent: str | None = None
     moved_for_good = True  # every hop so far was permanent
@@ -181,10 +189,14 @@ async def _follow(
         try:
             if response.next_request is None:
                 body = await _read_body(response, limits)
-                return _result(response, body, headers, started, permanent)
-            request = response.next_request
+                return _result(response, body, own, started, permanent)
+            location = response.next_request.url
         finally:
             await response.aclose()
+        foreign = foreign or _origin(location) != origin
+        if foreign:
+            location = location.copy_with(username=None, password=None)
+        request = client.build_request("GET", location, headers=anyone if foreign else own)
         target = str(request.url)
         moved_for_good = moved_for_good and response.status_code in _PERMANENT
         if moved_for_good:
@@ -193,6 +205,11 @@ async def _follow(
         seen.add(target)
     message = f"more than {limits.max_redirects} redirects, last to {request.url}"
     raise FetchError(_clean(message), category="redirect")
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host, port
 
 
 def _check_hop(source: str, target: str, seen: set[str]) -> None:
