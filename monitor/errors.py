@@ -7,7 +7,7 @@
     │   └── ConcurrencyError          an append lost a race: (stream, version) is taken
     ├── SourceError                   a source could not deliver documents
     │   ├── FetchError                HTTP fetch failed (category: dns, connect, tls, timeout,
-    │   │                             redirect, http, too_large, protocol)
+    │   │                             redirect, http, too_large, protocol, blocked)
     │   ├── FeedMalformed             the bytes are not a usable feed (category: malformed)
     │   └── SeedError                 a seed file is unreadable, undecodable or malformed
     └── QueryError                    a watch-rule query does not parse (position, expected)

@@ -45,7 +45,15 @@ def rss(server: FeedServer, *pages: str) -> bytes:
 def setup(tmp_path: Path, feed_url: str) -> tuple[Store, Poller, FeedSettings]:
     settings = settings_from_dict(
         {
-            "feeds": [{"name": "ft", "url": feed_url, "full_text": True, "full_text_rate": 50}],
+            "feeds": [
+                {
+                    "name": "ft",
+                    "url": feed_url,
+                    "full_text": True,
+                    "full_text_rate": 50,
+                    "allow_private_networks": True,
+                }
+            ],
             "rules": [{"name": "aa", "query": "Armenia AND Azerbaijan"}],
         },
         source="test.toml",

@@ -76,6 +76,10 @@ class FetchSettings(Section):
     # A failing feed waits twice as long after each failure (from its interval), up to this;
     # it is never dropped. A server's Retry-After (429/503) is honoured within it.
     max_backoff: Duration = 6 * 3600.0
+    # Item links (full text) and redirect hops may reach public addresses only, and an
+    # operator's own feed URL no address more private than its own; true lifts this for an
+    # installation whose feeds link to its own network (monitor/feeds/reach.py).
+    allow_private_networks: bool = False
 
 
 class FeedSettings(Section):
@@ -91,6 +95,8 @@ class FeedSettings(Section):
     full_text: bool = False
     # Pages fetched per second for full text (the site's own pages: be gentle).
     full_text_rate: float = Field(default=1.0, gt=0, le=100)
+    # [fetch] allow_private_networks for this feed alone (None: as [fetch] says).
+    allow_private_networks: bool | None = None
 
 
 class MatchingSettings(Section):

@@ -125,7 +125,7 @@ class FeedPollFailed(Event):
     url: str
     # The HTTP status when the server answered, else None.
     status: int | None
-    # dns, connect, tls, timeout, redirect, http, too_large, protocol, malformed
+    # dns, connect, tls, timeout, redirect, http, too_large, protocol, blocked, malformed
     category: str
     message: str
     elapsed: float

@@ -11,6 +11,7 @@ raises :class:`~monitor.errors.FetchError` with one of these categories:
     http        a final status that is neither 2xx nor 304 (``status`` is set)
     too_large   the decoded body is over max_bytes (or Content-Length says it would be)
     protocol    broken HTTP, an unsupported URL or an undecodable Content-Encoding
+    blocked     the outbound address policy refused the address (:mod:`monitor.feeds.reach`)
 
 Redirects are followed here rather than by httpx, so that each hop is checked
 and closed unread, loops are named, and a permanent move can be reported.
@@ -36,6 +37,7 @@ import httpx
 
 from monitor.errors import FetchError, causes
 from monitor.feeds.decompress import DecompressionError, decoder_for
+from monitor.feeds.reach import BlockedAddress, Guard, GuardedBackend, Reach, guarded, resolve
 
 USER_AGENT = "news-monitor/0.1 (+https://github.com/news-monitor/news-monitor)"
 
@@ -77,6 +79,8 @@ class FetchLimits:
     user_agent: str = USER_AGENT
     # Connections open at once; the poller runs no more fetches than this at a time.
     max_connections: int = MAX_CONNECTIONS
+    # Whether requests may reach private, loopback and link-local addresses (reach.py).
+    allow_private_networks: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +103,23 @@ class FetchResult:
 
 
 def make_client(limits: FetchLimits) -> httpx.AsyncClient:
-    """One client to share between polls: pooled HTTP/1.1 connections, our timeouts and UA."""
+    """One client to share between polls: pooled HTTP/1.1 connections, our timeouts and UA,
+    every connection checked by the outbound address policy."""
+    transport = httpx.AsyncHTTPTransport(
+        http1=True,
+        http2=False,
+        limits=httpx.Limits(
+            max_connections=limits.max_connections,
+            max_keepalive_connections=16,
+            keepalive_expiry=30.0,
+        ),
+    )
+    # httpx has no public way to hand httpcore a network backend; the pool's is replaced
+    # (tests/test_reach.py fails if this stops taking effect).
+    pool = transport._pool
+    pool._network_backend = GuardedBackend(pool._network_backend)
     return httpx.AsyncClient(
+        transport=transport,
         http1=True,
         http2=False,
         follow_redirects=False,  # fetch follows them itself
@@ -109,11 +128,6 @@ def make_client(limits: FetchLimits) -> httpx.AsyncClient:
             read=limits.read_timeout,
             write=limits.read_timeout,
             pool=limits.connect_timeout,
-        ),
-        limits=httpx.Limits(
-            max_connections=limits.max_connections,
-            max_keepalive_connections=16,
-            keepalive_expiry=30.0,
         ),
         headers={"User-Agent": limits.user_agent, "Accept": ACCEPT},
     )
@@ -127,17 +141,28 @@ async def fetch(
     etag: str | None = None,
     last_modified: str | None = None,
     headers: Mapping[str, str] | None = None,
+    trusted: bool = True,
 ) -> FetchResult:
-    """GET a feed, conditionally when validators are given; raise only FetchError."""
+    """GET a feed, conditionally when validators are given; raise only FetchError.
+
+    ``trusted``: ``url`` is the operator's (a configured feed), which may be on any address;
+    otherwise (an item's link) it may only reach public addresses, like every redirect hop.
+    """
     started = time.monotonic()
     own = _request_headers(limits, etag, last_modified, headers)
     # What may go to another origin: nothing the operator configured for this one.
     anyone = _request_headers(limits, etag, last_modified, None)
+    guard = Guard(None if trusted else Reach.PUBLIC, allow_all=limits.allow_private_networks)
     try:
         async with asyncio.timeout(limits.total_timeout):
-            return await _follow(client, url, (own, anyone), limits, started)
+            with guarded(guard):
+                return await _follow(client, url, (own, anyone), limits, started, guard)
     except FetchError:
         raise
+    except BlockedAddress as blocked:
+        raise FetchError(
+            _clean(f"refused {redact_url(url)}: {blocked}"), category="blocked"
+        ) from None
     except TimeoutError:
         message = f"no complete response within {limits.total_timeout:g} s from {url}"
         raise FetchError(_clean(message), category="timeout") from None
@@ -145,7 +170,7 @@ async def fetch(
         raise _classify(exc, url, limits) from None
     except Exception as exc:
         # A bug or an httpx surprise must not take the poller down; keep the trace in the log.
-        log.exception("unexpected error fetching %s", _redact(url))
+        log.exception("unexpected error fetching %s", redact_url(url))
         message = f"unexpected {type(exc).__name__}: {exc} ({url})"
         raise FetchError(_clean(message), category="protocol") from None
 
@@ -173,6 +198,7 @@ async def _follow(
     headers: tuple[httpx.Headers, httpx.Headers],
     limits: FetchLimits,
     started: float,
+    guard: Guard,
 ) -> FetchResult:
     """Follow redirects; the configured headers, cookies and credentials go only to the
     origin (scheme, host, port) they were configured for, and once a hop has left it, to no
@@ -185,6 +211,9 @@ async def _follow(
     permanent: str | None = None
     moved_for_good = True  # every hop so far was permanent
     for _hop in range(limits.max_redirects + 1):
+        if not guard.allow_all:  # a pooled connection is not opened again: check here too
+            host, port = request.url.host, _origin(request.url)[2] or 80
+            guard.check(host, await resolve(host, port))
         response = await client.send(request, stream=True, follow_redirects=False)
         try:
             if response.next_request is None:
@@ -340,13 +369,13 @@ def _request_url(exc: Exception) -> str | None:
         return None
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     return _USERINFO.sub("", url)
 
 
 def _clean(message: str) -> str:
     """One line, with credentials stripped from any URL in it."""
-    return _redact(" ".join(message.split()))
+    return redact_url(" ".join(message.split()))
 
 
 _DELTA_SECONDS = re.compile(r"[+-]?\d+(\.\d+)?")

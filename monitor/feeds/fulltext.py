@@ -159,7 +159,10 @@ async def _full_text(
         return _failed(url, "not an http(s) URL")
     await rate.acquire()
     try:
-        result = await fetch(client, url, limits=limits, headers={"Accept": ACCEPT_HTML})
+        # An item's link is a stranger's: it may reach public addresses only.
+        result = await fetch(
+            client, url, limits=limits, headers={"Accept": ACCEPT_HTML}, trusted=False
+        )
     except FetchError as error:
         return _failed(url, _reason(error), error.message)
     content_type = result.headers.get("content-type")

@@ -33,7 +33,7 @@ from monitor.documents.shapes import Document
 from monitor.errors import FetchError, SourceError
 from monitor.eventlog.events import Event, FeedNotModified, FeedPolled, FeedPollFailed
 from monitor.eventlog.recorder import Recorder
-from monitor.feeds.fetch import FetchLimits, FetchResult, fetch, make_client
+from monitor.feeds.fetch import FetchLimits, FetchResult, fetch, make_client, redact_url
 from monitor.feeds.fulltext import RateLimiter, full_texts
 from monitor.feeds.parse import parse_feed
 from monitor.readmodels.documents import known_documents
@@ -109,6 +109,7 @@ def fetch_limits(settings: FetchSettings) -> FetchLimits:
         max_redirects=settings.max_redirects,
         # Full-text feeds fetch pages too (two at a time each), beside the feeds themselves.
         max_connections=settings.concurrency * 2,
+        allow_private_networks=settings.allow_private_networks,
     )
     if settings.user_agent:
         limits = dataclasses.replace(limits, user_agent=settings.user_agent)
@@ -162,6 +163,12 @@ class Poller:
         await asyncio.gather(*(one(feed) for feed in feeds))
         return outcomes
 
+    def _limits_for(self, feed: FeedSettings) -> FetchLimits:
+        allow = feed.allow_private_networks
+        if allow is None or allow == self.limits.allow_private_networks:
+            return self.limits
+        return dataclasses.replace(self.limits, allow_private_networks=allow)
+
     def _host_gate(self, url: str) -> asyncio.Semaphore:
         host = (urlsplit(url).hostname or "").lower()
         if host not in self._hosts:
@@ -179,7 +186,7 @@ class Poller:
             result = await fetch(
                 client,
                 feed.url,
-                limits=self.limits,
+                limits=self._limits_for(feed),
                 etag=known.etag if known else None,
                 last_modified=known.last_modified if known else None,
                 headers=_headers(feed),
@@ -225,13 +232,21 @@ class Poller:
             rate = self._page_rates[feed.name] = RateLimiter(feed.full_text_rate)
         pages = [(d.document_id, str(d.url)) for d in fresh]
         texts = await full_texts(
-            client, pages, limits=self.limits, rate=rate, executor=self.executor
+            client, pages, limits=self._limits_for(feed), rate=rate, executor=self.executor
         )
         replaced = {
             d.document_id: dataclasses.replace(d, text=str(texts[d.document_id].text))
             for d in fresh
             if d.document_id in texts and texts[d.document_id].text
         }
+        blocked = sorted(url for key, url in pages if texts[key].error == "blocked")
+        if blocked:  # a refusal is recorded on the poll's event, not only in the log
+            note = (
+                f"full text: {len(blocked)} page(s) refused by the address policy (blocked), "
+                f"first {redact_url(blocked[0])}"
+            )
+            warning = f"{parsed.warning}; {note}" if parsed.warning else note
+            parsed = dataclasses.replace(parsed, warning=warning)
         if not replaced:
             return parsed
         if self.executor is None:
