@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import email.header
 import email.policy
 import email.utils
 import functools
@@ -49,6 +48,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from alerts.channels import ChannelKind, Context, Sender
+from alerts.channels.headers import TextHeader
 from alerts.message import Message, Outcome
 from monitor.config.channels import EmailChannel
 
@@ -83,7 +83,7 @@ def build_email(message: Message, *, sender: str, to: Sequence[str]) -> EmailMes
     domain = sender_domain(sender)
     rule, channel = _label(message.rule), _label(message.channel)
     mail = EmailMessage(policy=_POLICY)
-    mail["Subject"] = _TextHeader("Subject", _one_line(message.subject))
+    mail["Subject"] = TextHeader("Subject", _one_line(message.subject))
     mail["From"] = sender
     mail["To"] = ", ".join(to)
     date = _date(message.created_at)
@@ -119,41 +119,6 @@ def _one_line(text: str) -> str:
     # RS, NEL, LS, PS), which are exactly those the email policy refuses in a header.
     visible = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
     return " ".join(visible.split())
-
-
-class _TextHeader(str):
-    """A header value that is plain text, whatever it holds: written by us as RFC 2047
-    encoded words whenever it is not plain printable ASCII.
-
-    Given a string, the email library parses it as a header, so an encoded word inside a
-    feed's title is decoded, and Python before 3.11.10 writes what it decodes out as it is,
-    line breaks included: one title could add headers or change what the subject says.
-    A value with a ``name`` is a header object to the library, stored and folded as is.
-    """
-
-    name: str
-
-    def __new__(cls, name: str, text: str) -> _TextHeader:
-        header = super().__new__(cls, text)
-        header.name = name
-        return header
-
-    def fold(self, *, policy: email.policy.EmailPolicy) -> str:
-        limit = policy.max_line_length or 78
-        text = str(self)
-        if (
-            _PLAIN_HEADER.fullmatch(text)
-            and "=?" not in text
-            and len(text) + len(self.name) < limit
-        ):
-            return f"{self.name}: {text}{policy.linesep}"
-        # Encoded as a whole: a reader's program decodes each word once, and what it shows
-        # is the text, an encoded word that was in it included, as literal characters.
-        encoded = email.header.Header(text, "utf-8", header_name=self.name)
-        return f"{self.name}: {encoded.encode(linesep=policy.linesep, maxlinelen=limit)}{policy.linesep}"
-
-
-_PLAIN_HEADER = re.compile(r"[ -~]*")
 
 
 def _label(text: str) -> str:
