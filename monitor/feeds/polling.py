@@ -239,7 +239,9 @@ class Poller:
             for d in fresh
             if d.document_id in texts and texts[d.document_id].text
         }
-        blocked = sorted(url for key, url in pages if texts[key].error == "blocked")
+        blocked = sorted(
+            url for key, url in pages if key in texts and texts[key].error == "blocked"
+        )
         if blocked:  # a refusal is recorded on the poll's event, not only in the log
             note = (
                 f"full text: {len(blocked)} page(s) refused by the address policy (blocked), "

@@ -23,7 +23,7 @@ import contextvars
 import enum
 import ipaddress
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import httpcore
@@ -85,7 +85,7 @@ class Guard:
     limit: Reach | None
     allow_all: bool = False
 
-    def check(self, host: str, addresses: Iterable[str]) -> None:
+    def check(self, host: str, addresses: Sequence[str]) -> None:
         """Refuse ``host`` unless every address it resolved to is within the limit; the
         first hop of an operator's URL sets the limit instead."""
         if self.allow_all:
@@ -138,6 +138,8 @@ async def resolve(host: str, port: int) -> list[str]:
     """The addresses ``host`` stands for, in the resolver's order."""
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
+    with contextlib.suppress(ValueError):  # an address as written: no resolver thread needed
+        return [str(ipaddress.ip_address(host))]
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
