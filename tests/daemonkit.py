@@ -87,6 +87,10 @@ class Daemon:
             for run in range(1, self.runs + 1)
         )
 
+    def latest_log(self) -> str:
+        """The output of the latest run only."""
+        return (self.config.parent / f"{self.name}-{self.runs}.log").read_text(errors="replace")
+
     def stop(self, timeout: float = 15.0) -> tuple[int, float]:
         """SIGTERM; returns the exit code and how long the exit took."""
         assert self.process is not None

@@ -198,23 +198,74 @@ def held_while_starting(daemon: Daemon, sig: signal.Signals) -> None:
     assert "monitor started" not in daemon.log()  # handled from the start, not once running
 
 
-@pytest.mark.parametrize("delay", [0.0, 0.4, 1.2, 2.5])
+@pytest.mark.parametrize(
+    ("sig", "delay"),
+    [
+        (signal.SIGTERM, 0.0),
+        (signal.SIGINT, 0.4),
+        (signal.SIGTERM, 1.2),
+        (signal.SIGINT, 2.5),
+    ],
+)
 def test_a_stop_during_start_up_is_a_clean_exit(
-    tmp_path: Path, feed_server: FeedServer, delay: float
+    tmp_path: Path, feed_server: FeedServer, sig: signal.Signals, delay: float
 ) -> None:
     """From the first statement on (not during the interpreter's own start, which no program
-    can guard), SIGTERM ends the daemon with 0 and a log line, whatever start-up is doing."""
+    can guard), SIGTERM or SIGINT ends the daemon with 0 and a log line, whatever start-up is
+    doing."""
     feed = LiveFeed(feed_server)
     with WebhookReceiver() as hook:
         daemon = Daemon(config(tmp_path, feed.url, hook.url), ENV).start()
         try:
-            held_while_starting(daemon, signal.SIGTERM)
+            held_while_starting(daemon, sig)
             time.sleep(delay)
-            code, took = daemon.stop()
+            code, took = stop_with(daemon, sig)
         finally:
             daemon.close()
     assert code == 0 and took < 10, daemon.log()
-    assert "SIGTERM" in daemon.log()
+    assert sig.name in daemon.log()
+
+
+def stop_with(daemon: Daemon, sig: signal.Signals) -> tuple[int, float]:
+    assert daemon.process is not None
+    started = time.monotonic()
+    daemon.signal(sig)
+    return daemon.process.wait(timeout=15), time.monotonic() - started
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_signal_during_the_first_lemma_dictionary_build(
+    tmp_path: Path, feed_server: FeedServer, sig: signal.Signals
+) -> None:
+    """The first start builds the lemma dictionaries (seconds): a stop ends the build at once
+    with exit 0, a reload is applied once the daemon runs, and the cache is whole after."""
+    feed = LiveFeed(feed_server)
+    feed.add("b1", "Talks resume", AA.format("resumed", "Monday"))
+    env = {**ENV, "MONITOR_LEMMA_CACHE": str(tmp_path / "lemmas")}
+    with WebhookReceiver() as hook:
+        daemon = Daemon(config(tmp_path, feed.url, hook.url), env).start()
+        try:
+            assert wait_until(lambda: "building lemma dictionaries" in daemon.log(), 60), (
+                daemon.log()
+            )
+            if sig == signal.SIGHUP:
+                daemon.signal(sig)
+                assert wait_until(lambda: "daemon: reloaded" in daemon.log(), 60), daemon.log()
+                assert daemon.alive() and "monitor started" in daemon.log()
+                assert daemon.stop()[0] == 0
+            else:
+                code, took = stop_with(daemon, sig)
+                assert code == 0 and took < 10, daemon.log()
+                assert f"{sig.name} during start-up" in daemon.log()
+                assert "monitor started" not in daemon.log()
+            # Whatever the build was doing, the next start finds a usable cache (or builds
+            # what was left unbuilt) and works.
+            daemon.start()
+            assert wait_until(lambda: "monitor started" in daemon.latest_log(), 60)
+            assert wait_until(lambda: len(hook.requests) >= 1, 60), daemon.log()[-3000:]
+            assert daemon.stop()[0] == 0
+        finally:
+            daemon.close()
 
 
 def test_a_reload_during_start_up_does_not_stop_the_daemon(

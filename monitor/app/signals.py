@@ -6,16 +6,37 @@ default: end the process at once, without a log line (exit 143, 130, 129), so th
 holds them from its first statement instead (``monitor/__main__.py``); the daemon acts on
 what was held as soon as its own handlers are in place: a stop stops it cleanly, exit 0,
 and a reload reloads. Processes forked from it (the parse workers) take the defaults back.
+
+The long steps of start-up (catching up the read models, compiling the rules, building
+the lemma dictionaries on first use: up to minutes) are :func:`interruptible`: a stop
+that arrives during one ends it at once with :class:`Stopping`, rather than at its end,
+after the service manager has given up waiting. Each of them is a transaction or a
+rebuildable cache, so leaving one half way loses nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
+from collections.abc import Iterator
 from types import FrameType
 
 HELD = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 STOPS = frozenset({signal.SIGTERM, signal.SIGINT})
 _arrived: list[signal.Signals] = []
+_interruptible = False
+
+
+class Stopping(BaseException):
+    """A stop signal arrived during an interruptible step of start-up.
+
+    A BaseException, as KeyboardInterrupt is: no ``except Exception`` on the way may
+    swallow it.
+    """
+
+    def __init__(self, sig: signal.Signals) -> None:
+        super().__init__(sig.name)
+        self.signal = sig
 
 
 def hold() -> None:
@@ -25,7 +46,24 @@ def hold() -> None:
 
 
 def _note(signum: int, _frame: FrameType | None) -> None:
-    _arrived.append(signal.Signals(signum))
+    sig = signal.Signals(signum)
+    _arrived.append(sig)
+    if _interruptible and sig in STOPS:
+        raise Stopping(sig)
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """A stop held so far, or arriving during the block, raises :class:`Stopping`."""
+    global _interruptible
+    held = stop_requested()
+    if held is not None:
+        raise Stopping(held)
+    _interruptible = True
+    try:
+        yield
+    finally:
+        _interruptible = False
 
 
 def stop_requested() -> signal.Signals | None:

@@ -12,6 +12,7 @@ from monitor.app.daemon.service import Daemon
 from monitor.app.logs import configure_logging
 from monitor.app.once import CycleReport, run_once
 from monitor.app.preflight import preflight
+from monitor.app.run_lock import run_lock
 from monitor.cli.context import App, pass_app
 from monitor.cli.output import progress
 from monitor.rules.matcher import activate
@@ -37,13 +38,16 @@ def run(app: App, once: bool, log_format: str) -> None:
         # A service logs what it does (INFO) unless asked for less with -q… or more with -vv.
         configure_logging(min(app.log_level, logging.INFO), log_format)  # type: ignore[arg-type]
         preflight(app.settings, str(app.config_file))
-        Daemon(app.config_file, app.settings).run()
+        with run_lock(app.settings.store_url, "run"):
+            Daemon(app.config_file, app.settings).run()
         return
     if log_format == "json":
         configure_logging(app.log_level, "json")
     settings = app.settings
     preflight(settings, str(app.config_file))
-    _print_cycle(run_once(settings), len(settings.rules))
+    with run_lock(settings.store_url, "run --once"):
+        report = run_once(settings)
+    _print_cycle(report, len(settings.rules))
 
 
 def _print_cycle(report: CycleReport, rules: int) -> None:

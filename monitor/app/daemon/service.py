@@ -44,10 +44,10 @@ from monitor.app.metrics import Metrics
 from monitor.app.ops_http import Health, OpsServer
 from monitor.app.scheduler import make_scheduler
 from monitor.app.wiring import open_log
-from monitor.app.workers import start_pool
+from monitor.app.workers import start_pool, warm
 from monitor.config.settings import Settings
 from monitor.eventlog.leases import Leases, heartbeat, leave, new_worker_id
-from monitor.eventlog.recorder import Clock, utc_now
+from monitor.eventlog.recorder import Clock, Recorder, utc_now
 from monitor.seeds.ingest import ingest_seeds
 
 log = logging.getLogger("monitor.daemon")
@@ -64,8 +64,8 @@ class Daemon:
     def run(self) -> None:
         """Run until SIGTERM or SIGINT; returns after a clean shutdown.
 
-        A stop signal during start-up is held (``monitor/app/signals.py``): start-up ends
-        at the next step, and nothing is left half done.
+        A stop signal during start-up is held (``monitor/app/signals.py``): the long steps
+        (``_start``) end at once, the others at their end, and nothing is left half done.
         """
         signals.hold()
         settings = self.settings
@@ -73,38 +73,48 @@ class Daemon:
             settings.store_url, busy_timeout=settings.store.busy_timeout, clock=self.clock
         )
         store = recorder.store
+        worker_id = new_worker_id()
         try:
-            if self._stopped_while_starting():
-                return
-            recorder.catch_up()
-            worker_id = new_worker_id()
-            leases = None
-            if store.dialect == "postgresql":
-                ttl = max(30.0, 6 * settings.daemon.tick)
-                leases = Leases(store, worker_id, ttl=ttl, clock=self.clock)
-            heartbeat(store, worker_id, self.liveness.started_at, self.clock())
-            self.runtime = Runtime(
-                config_file=self.config_file,
-                settings=settings,
-                recorder=recorder,
-                clock=self.clock,
-                metrics=Metrics(),
-                tasks=Tasks(),
-                scheduler=make_scheduler(settings.daemon.misfire_grace),
-                leases=leases,
-                worker_id=worker_id,
-            )
-            activate_rules(self.runtime, settings)
+            with signals.interruptible():
+                self._start(recorder, worker_id)
             if self._stopped_while_starting():
                 leave(store, worker_id)
                 return
             # Forked before the loop starts any thread (see monitor.app.workers.start_pool).
             self.pool = start_pool(len(enabled_feeds(settings)), settings.daemon.parse_workers)
             asyncio.run(self._main())
+        except signals.Stopping as stop:
+            log.info("%s during start-up: stopping before the daemon starts its jobs", stop)
+            leave(store, worker_id)
         finally:
             if self.pool is not None:
                 self.pool.shutdown(wait=False, cancel_futures=True)
             store.dispose()
+
+    def _start(self, recorder: Recorder, worker_id: str) -> None:
+        """The long steps of start-up: catch up, register, compile the rules, load models."""
+        settings, store = self.settings, recorder.store
+        recorder.catch_up()
+        leases = None
+        if store.dialect == "postgresql":
+            ttl = max(30.0, 6 * settings.daemon.tick)
+            leases = Leases(store, worker_id, ttl=ttl, clock=self.clock)
+        heartbeat(store, worker_id, self.liveness.started_at, self.clock())
+        self.runtime = Runtime(
+            config_file=self.config_file,
+            settings=settings,
+            recorder=recorder,
+            clock=self.clock,
+            metrics=Metrics(),
+            tasks=Tasks(),
+            scheduler=make_scheduler(settings.daemon.misfire_grace),
+            leases=leases,
+            worker_id=worker_id,
+        )
+        activate_rules(self.runtime, settings)
+        # The language model and (built on first use: minutes) the lemma dictionaries, now,
+        # where a stop can interrupt them, not in the first poll or a worker's fork.
+        warm()
 
     async def _main(self) -> None:
         runtime = self.runtime
