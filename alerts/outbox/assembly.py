@@ -117,7 +117,7 @@ def record_health(
     Returns the feeds whose health changed. The alert is keyed by the poll that caused it,
     so deciding twice (after a crash) cannot alert twice.
     """
-    urls = {feed.name: feed.url for feed in feeds}
+    urls = {feed.name: feed.shown_url for feed in feeds}
     told = [channel for channel in channels if channel.name in health.channels]
     with recorder.store.transaction() as conn:
         states = feed_states(conn, polled)

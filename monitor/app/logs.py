@@ -27,6 +27,8 @@ from typing import Any, Literal
 
 import orjson
 
+from monitor.config.redaction import scrub
+
 LogFormat = Literal["text", "json"]
 
 # Third-party loggers held at WARNING whatever the level asked for, because at INFO they
@@ -80,11 +82,13 @@ class StderrHandler(logging.Handler):
 
     A handler that kept the stream it was given would keep writing to a replaced (or
     closed) stream after ``sys.stderr`` changed: test capture, a daemon's re-opened stderr.
+    Every line, ours or a library's (Apprise's debug output prints its URLs), is scrubbed
+    of secrets first (``monitor/config/redaction.py``).
     """
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record)
+            line = scrub(self.format(record))
             stream = sys.stderr
             stream.write(line + "\n")
             stream.flush()

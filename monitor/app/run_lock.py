@@ -56,6 +56,11 @@ def run_lock(store_url: str, command: str) -> Iterator[None]:
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise MonitorError(
+            f"cannot create the database folder {path.parent}: {error.strerror}"
+        ) from error
+    try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as error:
         raise MonitorError(f"cannot open the run lock {path}: {error.strerror}") from error

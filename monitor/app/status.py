@@ -176,7 +176,7 @@ def _feed_status(feed: FeedSettings, state: FeedState | None, settings: Settings
     return FeedStatus(
         name=feed.name,
         enabled=feed.enabled,
-        url=feed.url,
+        url=feed.shown_url,
         interval=feed.interval,
         last_polled_at=state.last_polled_at if state else None,
         last_outcome=state.last_outcome if state else None,
@@ -191,9 +191,11 @@ def _feed_status(feed: FeedSettings, state: FeedState | None, settings: Settings
             max_backoff=max_backoff,
             retry_after=state.retry_after if state else None,
         ),
-        next_poll_at=next_poll_at(state, feed.interval, max_backoff=max_backoff, url=feed.url),
+        next_poll_at=next_poll_at(
+            state, feed.interval, max_backoff=max_backoff, url=feed.shown_url
+        ),
         failing=failures >= settings.health.failures,
-        url_changed=state is not None and state.url != feed.url,
+        url_changed=state is not None and state.url != feed.shown_url,
         polls=state.polls if state else 0,
         documents=state.documents if state else 0,
     )

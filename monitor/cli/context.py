@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
 
 from monitor.app.wiring import opened_log
+from monitor.config.redaction import hide
+from monitor.config.secrets import values
 from monitor.config.settings import Settings, config_path, load_settings
 from monitor.eventlog.recorder import Recorder
 
@@ -23,6 +26,8 @@ class App:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings(self.config_file)
+            # From here on, no log line (ours or a library's) can carry them.
+            hide(values(self._settings, os.environ))
         return self._settings
 
     @contextmanager

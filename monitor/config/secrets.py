@@ -3,7 +3,8 @@
 config.toml names variables and never holds their values, so it can be
 committed and shared. A variable that is named but not set is a
 configuration error reported at start-up with the key that names it, not a
-failed delivery at 8 a.m. Values are never logged.
+failed delivery at 8 a.m. Values are never logged: :func:`values` hands them to the
+log's redaction.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from monitor.config.redaction import url_secrets
 from monitor.config.settings import Settings
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -55,3 +57,38 @@ def missing(settings: Settings, env: Mapping[str, str], source: str) -> list[str
 
 def _unset(source: str, key: str, name: str) -> str:
     return f"{source}: {key}: the environment variable {name} is not set"
+
+
+# What splits an Apprise URL into the pieces that may be tokens (Slack's three, Telegram's
+# bot token, Discord's webhook id and token, a password).
+_URL_PIECES = re.compile(r"[/:@?&=,;#\s]+")
+_MIN_PIECE = 8  # shorter pieces are ports, chat ids, words of a path
+
+
+def values(settings: Settings, env: Mapping[str, str]) -> set[str]:
+    """Every secret value this configuration uses, for the logs to mask (see
+    ``monitor/config/redaction.py``): what ``*_env`` keys and ``${NAME}`` in headers take
+    from ``env``, the token-like pieces of URLs held in such variables, and the passwords
+    and token parameters written in feed and channel URLs themselves."""
+    found: set[str] = set()
+    for section in (*settings.feeds, *settings.channels):
+        url = getattr(section, "url", None)
+        if isinstance(url, str):
+            found |= url_secrets(url)
+        for key in type(section).model_fields:
+            variable = getattr(section, key)
+            if key.endswith("_env") and isinstance(variable, str) and env.get(variable):
+                found |= _secret_and_pieces(env[variable])
+        for value in getattr(section, "headers", {}).values():
+            found.update(env[name] for name in references(value) if env.get(name))
+    return found
+
+
+def _secret_and_pieces(value: str) -> set[str]:
+    found = {value.strip()}
+    for url in value.replace(",", " ").split():
+        found.add(url)
+        found |= url_secrets(url)
+        rest = url.partition("://")[2]
+        found.update(piece for piece in _URL_PIECES.split(rest) if len(piece) >= _MIN_PIECE)
+    return found

@@ -32,6 +32,7 @@ from monitor.config.fields import (
     Size,
     within,
 )
+from monitor.config.redaction import shown_url
 from monitor.errors import ConfigError
 
 DEFAULT_CONFIG = "config.toml"
@@ -97,6 +98,11 @@ class FeedSettings(Section):
     full_text_rate: float = Field(default=1.0, gt=0, le=100)
     # [fetch] allow_private_networks for this feed alone (None: as [fetch] says).
     allow_private_networks: bool | None = None
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as events, status and alerts show it: no credentials, tokens masked."""
+        return shown_url(self.url)
 
 
 class MatchingSettings(Section):

@@ -35,6 +35,7 @@ from datetime import UTC
 
 import httpx
 
+from monitor.config.redaction import scrub, shown_url
 from monitor.errors import FetchError, causes
 from monitor.feeds.decompress import DecompressionError, decoder_for
 from monitor.feeds.reach import BlockedAddress, Guard, GuardedBackend, Reach, guarded, resolve
@@ -54,7 +55,6 @@ ACCEPT_ENCODING = "gzip, deflate, br"
 MAX_CONNECTIONS = 64
 
 _PERMANENT = frozenset({301, 308})
-_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
 _DNS_HINTS = (
     "name or service not known",
     "nodename nor servname",
@@ -370,12 +370,12 @@ def _request_url(exc: Exception) -> str | None:
 
 
 def redact_url(url: str) -> str:
-    return _USERINFO.sub("", url)
+    return shown_url(url)
 
 
 def _clean(message: str) -> str:
-    """One line, with credentials stripped from any URL in it."""
-    return redact_url(" ".join(message.split()))
+    """One line, with credentials and tokens masked in any URL in it."""
+    return scrub(" ".join(message.split()))
 
 
 _DELTA_SECONDS = re.compile(r"[+-]?\d+(\.\d+)?")

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from monitor import heap
+from monitor.config.redaction import shown_url
 from monitor.config.secrets import expand_headers
 from monitor.config.settings import FeedSettings, FetchSettings
 from monitor.documents.normalise import normalise_entry
@@ -181,7 +182,7 @@ class Poller:
         started = time.monotonic()
         fetched_at = self.recorder.clock()
         # Validators belong to the URL that gave them: a changed URL is fetched unconditionally.
-        known = state if state is not None and state.url == feed.url else None
+        known = state if state is not None and state.url == feed.shown_url else None
         try:
             result = await fetch(
                 client,
@@ -205,7 +206,10 @@ class Poller:
         return self._polled(feed, result, parsed, time.monotonic() - started)
 
     async def _parse(self, result: FetchResult, feed: FeedSettings, fetched_at: datetime) -> Parsed:
-        args = (result.body, result.headers, result.url, feed.name, feed.language, fetched_at)
+        # The base that relative links and guids resolve against carries no credentials:
+        # a document's identity is recorded for good.
+        base = shown_url(result.url)
+        args = (result.body, result.headers, base, feed.name, feed.language, fetched_at)
         if self.executor is None:
             return parse_and_normalise(*args)
         loop = asyncio.get_running_loop()
@@ -269,9 +273,9 @@ class Poller:
             return [
                 FeedPolled(
                     feed=feed.name,
-                    url=feed.url,
+                    url=feed.shown_url,
                     status=result.status,
-                    final_url=result.url,
+                    final_url=shown_url(result.url),
                     format=parsed.format,
                     entries=len(parsed.documents),
                     new=plan.new,
@@ -281,7 +285,8 @@ class Poller:
                     etag=result.etag,
                     last_modified=result.last_modified,
                     warning=parsed.warning,
-                    permanent_redirect=result.permanent_redirect,
+                    permanent_redirect=result.permanent_redirect
+                    and shown_url(result.permanent_redirect),
                 )
             ]
 
@@ -306,7 +311,7 @@ class Poller:
     def _not_modified(self, feed: FeedSettings, result: FetchResult, elapsed: float) -> PollOutcome:
         event = FeedNotModified(
             feed=feed.name,
-            url=feed.url,
+            url=feed.shown_url,
             status=result.status,
             elapsed=round(elapsed, 3),
             etag=result.etag,
@@ -320,7 +325,7 @@ class Poller:
         fetch_error = error if isinstance(error, FetchError) else None
         event = FeedPollFailed(
             feed=feed.name,
-            url=feed.url,
+            url=feed.shown_url,
             status=fetch_error.status if fetch_error else None,
             category=error.category,
             message=error.message,

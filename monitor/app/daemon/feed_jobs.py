@@ -70,7 +70,7 @@ class FeedJobs:
                 states.get(feed.name),
                 feed.interval,
                 max_backoff=settings.fetch.max_backoff,
-                url=feed.url,
+                url=feed.shown_url,
             )
             first = max(due or now, now)
             runtime.scheduler.add_job(
@@ -119,7 +119,7 @@ class FeedJobs:
         with self.runtime.recorder.store.reading() as conn:
             state = feed_states(conn, [feed.name]).get(feed.name)
         max_backoff = self.runtime.settings.fetch.max_backoff
-        return next_poll_at(state, feed.interval, max_backoff=max_backoff, url=feed.url)
+        return next_poll_at(state, feed.interval, max_backoff=max_backoff, url=feed.shown_url)
 
     def _reanchor(self, feed: FeedSettings, due: datetime | None) -> None:
         """Move the feed's next run to when it is due (a failing feed backs off; a poll

@@ -9,12 +9,15 @@ forked with); changed fetch settings get a new HTTP client; every job is schedul
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from monitor.app.daemon.runtime import Runtime
 from monitor.app.preflight import preflight
+from monitor.config.redaction import hide
+from monitor.config.secrets import values
 from monitor.config.settings import Settings, load_settings
 from monitor.errors import ConfigError
 from monitor.rules.matcher import activate
@@ -53,6 +56,7 @@ class Reloader:
         self._mtime = mtime(config_file)
         try:
             new = load_settings(config_file)
+            hide(values(new, os.environ))
             preflight(new, str(config_file))
         except ConfigError as error:
             for line in error.problems:
