@@ -96,3 +96,26 @@ def test_a_page_that_fails_leaves_the_summary(tmp_path: Path, feed_server: FeedS
     [doc] = [e.data for e in events if e.type == "DocumentIngested"]
     assert doc["text"] == "Ministers met on Tuesday."
     assert not [e for e in events if e.type == "RuleMatched"]
+
+
+def test_a_page_past_the_full_text_cap_keeps_the_summary(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """An article page gets [fetch] full_text_max_bytes (2 MiB), not the feed's 10 MiB."""
+    huge = ARTICLE.replace("</article>", "<p>" + "filler text " * 250_000 + "</p></article>")
+    assert 2 * 1024 * 1024 < len(huge) < 10 * 1024 * 1024
+    feed_server.static("/feed.xml", rss(feed_server, "huge", "article"))
+    feed_server.static("/huge", huge.encode(), headers={"Content-Type": "text/html"})
+    feed_server.static("/article", ARTICLE.encode(), headers={"Content-Type": "text/html"})
+    store, poller, feed = setup(tmp_path, feed_server.url("/feed.xml"))
+    asyncio.run(poller.poll([feed]))
+    with store.reading() as conn:
+        events = list(EventLog().read(conn))
+    store.dispose()
+    texts = {
+        e.data["url"].rpartition("/")[2]: e.data["text"]
+        for e in events
+        if e.type == "DocumentIngested"
+    }
+    assert texts["huge"] == "Ministers met on Tuesday."  # the summary, not 3 MB of page
+    assert "draft peace treaty" in texts["article"]

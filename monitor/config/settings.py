@@ -71,7 +71,11 @@ class FetchSettings(Section):
     # Wall clock for a whole response: a server that drips one byte a second cannot hold a worker.
     total_timeout: Duration = 60.0
     max_bytes: Size = 10 * 1024 * 1024
+    # Cap on an item's page fetched for full text; a page past it keeps the feed's summary.
+    full_text_max_bytes: Size = 2 * 1024 * 1024
     max_redirects: int = Field(default=5, ge=0, le=20)
+    # Entries read per poll (newest first); the rest are counted on FeedPolled.dropped.
+    max_entries: int = Field(default=500, ge=1, le=100_000)
     concurrency: int = Field(default=16, ge=1, le=256)
     per_host: int = Field(default=2, ge=1, le=256)
     # A failing feed waits twice as long after each failure (from its interval), up to this;

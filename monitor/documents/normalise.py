@@ -273,11 +273,33 @@ def content_hash(title: str, text: str) -> str:
     return hashlib.sha256(f"{title}\x1f{text}".encode()).hexdigest()
 
 
+# Caps per entry (a hostile feed may send one 9 MB description): a title is cut at
+# TITLE_CAP characters, the text at TEXT_CAP (a long article is about 30,000), each ending
+# with CUT_MARK where it was cut; HTML is cut at CONTENT_CAP before it is read at all.
+TITLE_CAP = 300
+TEXT_CAP = 100_000
+CONTENT_CAP = 4 * TEXT_CAP
+CUT_MARK = " [\u2026]"
+
+
+def capped(text: str, limit: int, *, cut: bool = False) -> str:
+    """``text`` within ``limit`` characters, cut at a space where one is near and marked."""
+    if len(text) <= limit and not cut:
+        return text
+    kept = text[: limit - len(CUT_MARK)]
+    space = kept.rfind(" ", len(kept) - 40)
+    return (kept[:space] if space > 0 else kept).rstrip() + CUT_MARK
+
+
 def normalise_entry(raw: RawEntry, *, source: str, fetched_at: datetime) -> Document:
     """Turn what ``source`` delivered into a document ready for the log."""
     content = raw.content or ""
+    cut = len(content) > CONTENT_CAP
+    content = content[:CONTENT_CAP]
     text = html_to_text(content) if raw.content_is_html else clean_text(content)
-    given_title = clean_title(raw.title)
+    text = capped(text, TEXT_CAP, cut=cut)
+    given_title = clean_title(raw.title[: 4 * TITLE_CAP] if raw.title else raw.title)
+    given_title = capped(given_title, TITLE_CAP)
     title = given_title or title_from_text(text)
     url = canonical_url(raw.url)
     digest = content_hash(title, text)

@@ -103,6 +103,9 @@ class FeedPolled(Event):
     warning: str | None = None
     # Where a 301/308 on the way pointed, so the user can update config.toml.
     permanent_redirect: str | None = None
+    # Entries past [fetch] max_entries that this poll left unread (later polls read them
+    # while the feed still has them among its newest).
+    dropped: int = 0
 
 
 class FeedNotModified(Event):

@@ -32,11 +32,18 @@ class JsonFeed:
     language: str | None
     entries: list[RawEntry]
     warning: str | None
+    dropped: int = 0  # items past max_entries, left unread
 
 
-def read_json_feed(body: bytes, *, base_url: str, language: str | None = None) -> JsonFeed:
-    """Read a JSON Feed; ``language`` (Content-Language) is the last-resort language."""
-    document = _load(body)
+def read_json_feed(
+    body: bytes, *, base_url: str, language: str | None = None, max_entries: int | None = None
+) -> JsonFeed:
+    """Read a JSON Feed; ``language`` (Content-Language) is the last-resort language.
+
+    With ``max_entries``, only that many items are read: the newest by date (undated
+    items after the dated ones, in the feed's order).
+    """
+    document, too_deep = _load(body)
     version = document.get("version")
     match = _VERSION.match(version) if isinstance(version, str) else None
     if match is None:
@@ -46,30 +53,107 @@ def read_json_feed(body: bytes, *, base_url: str, language: str | None = None) -
         raise FeedMalformed("JSON Feed without an items list")
     feed_language = _text(document.get("language")) or language
     feed_author = _authors(document)
-    entries = [
-        _entry(item, base_url, feed_language, feed_author)
-        for item in items
-        if isinstance(item, dict)
-    ]
-    skipped = len(items) - len(entries)
+    objects = [item for item in items if isinstance(item, dict)]
+    skipped = len(items) - len(objects)
+    del items
+    dropped = 0
+    if max_entries is not None and len(objects) > max_entries:
+        dropped = len(objects) - max_entries
+        objects = _newest(objects, max_entries)
+    entries = [_entry(item, base_url, feed_language, feed_author) for item in objects]
     return JsonFeed(
         format=_FORMATS[match.group(1)],
         title=_text(document.get("title")),
         link=_url(document.get("home_page_url"), base_url),
         language=feed_language,
         entries=entries,
-        warning=f"skipped {skipped} items that are not JSON objects" if skipped else None,
+        warning=_warning(skipped - too_deep, too_deep),
+        dropped=dropped,
     )
 
 
-def _load(body: bytes) -> dict[str, Any]:
+_UNDATED = datetime.min.replace(tzinfo=UTC)
+
+
+def _newest(items: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    def when(item: dict[str, Any]) -> datetime:
+        date = _text(item.get("date_published")) or _text(item.get("date_modified"))
+        return _rfc3339(date) or _UNDATED
+
+    # sorted() is stable: equal dates (and every undated item) keep the feed's order.
+    return sorted(items, key=when, reverse=True)[:count] if count else []
+
+
+def _load(body: bytes) -> tuple[dict[str, Any], int]:
+    """The document, and how many of its items were dropped for being nested too deep."""
+    body = body.removeprefix(_BOM)
+    too_deep = 0
     try:
-        document = orjson.loads(body.removeprefix(_BOM))
+        document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise FeedMalformed(f"JSON Feed is not valid JSON: {' '.join(str(exc).split())}") from None
+        if "depth" not in str(exc) and "recursion" not in str(exc):
+            raise FeedMalformed(f"JSON Feed is not valid JSON: {_one_line(exc)}") from None
+        # One item nested past the parser's limit must not cost the feed its good items.
+        body, too_deep = _without_deep_items(body)
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError as again:
+            raise FeedMalformed(f"JSON Feed is not valid JSON: {_one_line(again)}") from None
     if not isinstance(document, dict):
         raise FeedMalformed(f"not a JSON Feed: the document is a JSON {type(document).__name__}")
-    return document
+    return document, too_deep
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+ITEM_DEPTH = 64  # levels of nesting inside one item; real items use fewer than five
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _without_deep_items(body: bytes) -> tuple[bytes, int]:
+    """``body`` with each item of the top-level ``items`` nested deeper than ITEM_DEPTH
+    written as ``null`` (an item that is no object is skipped), and how many there were.
+
+    A scan of strings and brackets only: a document it cannot follow is left as it is, for
+    the parser to reject."""
+    depth, key, in_items = 0, b"", False
+    start, deepest, spans = 0, 0, []
+    for token in _TOKEN.finditer(body):
+        mark = token.group()
+        if mark[0] == 0x22:  # a string: at the top level, the key of what follows
+            if depth == 1:
+                key = mark
+            continue
+        if mark in (b"[", b"{"):
+            depth += 1
+            if depth == 2 and mark == b"[" and key == b'"items"':
+                in_items = True
+            elif in_items and depth == 3:
+                start, deepest = token.start(), depth
+            elif in_items:
+                deepest = max(deepest, depth)
+            continue
+        if in_items and depth == 3 and deepest - 2 > ITEM_DEPTH:
+            spans.append((start, token.end()))
+        elif in_items and depth == 2:
+            in_items = False
+        depth -= 1
+    pieces, at = [], 0
+    for begin, end in spans:
+        pieces += [body[at:begin], b"null"]
+        at = end
+    return b"".join([*pieces, body[at:]]), len(spans)
+
+
+def _warning(skipped: int, too_deep: int) -> str | None:
+    problems = []
+    if too_deep:
+        problems.append(f"dropped {too_deep} items nested more than {ITEM_DEPTH} levels deep")
+    if skipped:
+        problems.append(f"skipped {skipped} items that are not JSON objects")
+    return "; ".join(problems) or None
 
 
 def _entry(

@@ -25,6 +25,7 @@ relative links resolved). Normalisation cleans both later.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -65,14 +66,47 @@ class ParsedFeed:
     entries: list[RawEntry]
     # The recoverable problem (feedparser's bozo message) when entries were still read.
     warning: str | None
+    # Entries past ``max_entries`` that this poll left unread.
+    dropped: int = 0
 
 
-def parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
-    """Parse a fetched feed; raise FeedMalformed when no usable feed is in it."""
+MAX_ENTRIES = 500  # [fetch] max_entries
+# Where an entry starts, in RSS 0.9x/2.0, RSS 1.0 and Atom, with or without a prefix.
+_ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
+
+
+def parse_feed(
+    body: bytes, headers: Mapping[str, str], url: str, *, max_entries: int = MAX_ENTRIES
+) -> ParsedFeed:
+    """Parse a fetched feed; raise FeedMalformed when no usable feed is in it.
+
+    At most ``max_entries`` entries are read: the newest by date in a JSON Feed; the first
+    in an XML feed, whose body is cut before the next entry so that the parser never
+    builds the rest (feeds list their newest first). The rest are counted as dropped.
+    """
     lowered = {name.lower(): value for name, value in headers.items()}
     if _is_json(body, lowered.get("content-type", "")):
-        return _from_json(body, lowered, url)
-    return _from_xml(body, lowered, url)
+        return _from_json(body, lowered, url, max_entries)
+    body, dropped = _cut_entries(body, max_entries)
+    parsed = _from_xml(body, lowered, url)
+    if not dropped:
+        return parsed
+    # The cut body ends mid-document: the parser's complaint about that is our own doing.
+    return dataclasses.replace(
+        parsed, dropped=dropped, warning=dropped_warning(dropped, max_entries)
+    )
+
+
+def dropped_warning(dropped: int, max_entries: int) -> str:
+    return f"{dropped} entries past [fetch] max_entries = {max_entries} left unread"
+
+
+def _cut_entries(body: bytes, max_entries: int) -> tuple[bytes, int]:
+    """``body`` up to its entry number ``max_entries + 1``, and how many entries were cut."""
+    starts = [found.start() for found in _ENTRY_START.finditer(body)]
+    if len(starts) <= max_entries:
+        return body, 0
+    return body[: starts[max_entries]], len(starts) - max_entries
 
 
 def _is_json(body: bytes, content_type: str) -> bool:
@@ -83,15 +117,21 @@ def _is_json(body: bytes, content_type: str) -> bool:
     return _media_type(content_type) in _JSON_TYPES and first != b"<"
 
 
-def _from_json(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
-    feed = jsonfeed.read_json_feed(body, base_url=url, language=headers.get("content-language"))
+def _from_json(body: bytes, headers: dict[str, str], url: str, max_entries: int) -> ParsedFeed:
+    feed = jsonfeed.read_json_feed(
+        body, base_url=url, language=headers.get("content-language"), max_entries=max_entries
+    )
+    warning = feed.warning
+    if feed.dropped:
+        warning = "; ".join(filter(None, [dropped_warning(feed.dropped, max_entries), warning]))
     return ParsedFeed(
         format=feed.format,
         title=feed.title,
         link=feed.link,
         language=feed.language,
         entries=feed.entries,
-        warning=feed.warning,
+        warning=warning,
+        dropped=feed.dropped,
     )
 
 

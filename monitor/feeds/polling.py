@@ -36,7 +36,7 @@ from monitor.eventlog.events import Event, FeedNotModified, FeedPolled, FeedPoll
 from monitor.eventlog.recorder import Recorder
 from monitor.feeds.fetch import FetchLimits, FetchResult, fetch, make_client, redact_url
 from monitor.feeds.fulltext import RateLimiter, full_texts
-from monitor.feeds.parse import parse_feed
+from monitor.feeds.parse import MAX_ENTRIES, parse_feed
 from monitor.readmodels.documents import known_documents
 from monitor.readmodels.feeds import FeedState, feed_states
 from monitor.rules.matcher import Match, active
@@ -66,6 +66,7 @@ class Parsed:
     documents: list[Document]
     # document_id -> the rules it matches (by the active matcher; empty without rules)
     matches: dict[str, list[Match]]
+    dropped: int = 0  # entries past [fetch] max_entries
 
 
 def parse_and_normalise(
@@ -75,9 +76,10 @@ def parse_and_normalise(
     feed: str,
     language: str | None,
     fetched_at: datetime,
+    max_entries: int = MAX_ENTRIES,
 ) -> Parsed:
     """Parse a feed body, normalise its entries and match them; runs in a worker process."""
-    parsed = parse_feed(body, headers, url)
+    parsed = parse_feed(body, headers, url, max_entries=max_entries)
     matcher = active()
     documents, matches = [], {}
     for entry in parsed.entries:
@@ -89,7 +91,7 @@ def parse_and_normalise(
         if found:
             matches[document.document_id] = found
     heap.give_back()  # what parsing a large feed took, not kept for the worker's life
-    return Parsed(parsed.format, parsed.warning, documents, matches)
+    return Parsed(parsed.format, parsed.warning, documents, matches, parsed.dropped)
 
 
 def match_documents(documents: Sequence[Document]) -> dict[str, list[Match]]:
@@ -209,7 +211,15 @@ class Poller:
         # The base that relative links and guids resolve against carries no credentials:
         # a document's identity is recorded for good.
         base = shown_url(result.url)
-        args = (result.body, result.headers, base, feed.name, feed.language, fetched_at)
+        args = (
+            result.body,
+            result.headers,
+            base,
+            feed.name,
+            feed.language,
+            fetched_at,
+            self.settings.max_entries,
+        )
         if self.executor is None:
             return parse_and_normalise(*args)
         loop = asyncio.get_running_loop()
@@ -235,8 +245,13 @@ class Poller:
         if rate is None or rate.interval != 1.0 / feed.full_text_rate:
             rate = self._page_rates[feed.name] = RateLimiter(feed.full_text_rate)
         pages = [(d.document_id, str(d.url)) for d in fresh]
+        # An article page gets a smaller cap than a feed: a 10 MB page took trafilatura 95 s.
+        page_limits = dataclasses.replace(
+            self._limits_for(feed),
+            max_bytes=min(self.settings.max_bytes, self.settings.full_text_max_bytes),
+        )
         texts = await full_texts(
-            client, pages, limits=self._limits_for(feed), rate=rate, executor=self.executor
+            client, pages, limits=page_limits, rate=rate, executor=self.executor
         )
         replaced = {
             d.document_id: dataclasses.replace(d, text=str(texts[d.document_id].text))
@@ -287,6 +302,7 @@ class Poller:
                     warning=parsed.warning,
                     permanent_redirect=result.permanent_redirect
                     and shown_url(result.permanent_redirect),
+                    dropped=parsed.dropped,
                 )
             ]
 
