@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +133,25 @@ def test_console_script_and_module_entry_point(project: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout == ""
+
+
+def test_a_corrupt_or_empty_database_is_one_line_and_never_reinitialised(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "monitor.db"
+    config = tmp_path / "config.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{database}"\n[seeds]\npaths = []\n')
+    database.write_bytes(b"not SQLite at all " * 500)
+    code, _, err = run_cli(capsys, "--config", str(config), "status")
+    assert code == 1 and err.strip().count("\n") == 0
+    assert str(database) in err and "file is not a database" in err
+    database.write_bytes(b"")
+    os.utime(database, (time.time() - 60, time.time() - 60))
+    for args in (["status"], ["run", "--once"], ["events"]):
+        code, _, err = run_cli(capsys, "--config", str(config), *args)
+        assert code == 1, args
+        assert err.strip() == (
+            f"monitor: {database} is an empty file, not a database: restore it from a backup, "
+            "or remove it to start a new one"
+        )
+    assert database.stat().st_size == 0  # left as it was

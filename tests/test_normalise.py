@@ -581,3 +581,20 @@ def test_normalising_a_1kb_item_is_cheap() -> None:
             normalise_entry(raw, source="f", fetched_at=FETCHED)
         best = min(best, (time.perf_counter() - start) / 20)
     assert best < 0.0015
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Invoice \u202eexe.pdf\u202c paid", "Invoice exe.pdf paid"),  # right-to-left override
+        ("\u2067Breaking\u2069 \u200fnews\u200e", "Breaking news"),  # isolates and marks
+        ("A\u061cB \u202aC\u202b\u202dD", "AB CD"),
+        ("zero\u200bwidth\u2060joined\ufeff", "zerowidthjoined"),
+        ("می\u200cخواهم", "می\u200cخواهم"),  # Persian ZWNJ belongs inside the word
+        ("क्\u200dष", "क्\u200dष"),  # Devanagari ZWJ too
+        ("family 👨\u200d👩\u200d👧", "family 👨\u200d👩\u200d👧"),
+    ],
+)
+def test_bidi_controls_and_zero_width_characters_leave_titles(title: str, expected: str) -> None:
+    assert clean_title(title) == expected
+    assert clean_text(title) == expected

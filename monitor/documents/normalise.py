@@ -73,10 +73,17 @@ _CELL_TAGS = frozenset({"td", "th", "cell"})
 # are there: other line breaks, spaces and invisible or control characters
 # (soft hyphen, zero-width space, word joiner and BOM split words for matching).
 _UNUSUAL = re.compile(
-    r"[\x00-\x09\x0b-\x1f\x7f-\x9f\xa0\xad\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u2060\u3000\ufeff]"
+    r"[\x00-\x09\x0b-\x1f\x7f-\x9f\xa0\xad\u061c\u1680\u2000-\u200b\u200e\u200f\u2028\u2029"
+    r"\u202a-\u202f\u205f\u2060-\u2064\u2066-\u2069\u3000\ufeff]"
 )
 _LINE_ENDS = re.compile(r"[\v\f\x85\u2028]")
-_INVISIBLE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\xad\u200b\u2060\ufeff]")
+# Controls, soft hyphens, zero-width spaces and every bidi control (embeddings, overrides,
+# isolates, marks: a title can use them to show text other than it holds). ZWNJ and ZWJ
+# (U+200C, U+200D) stay: Persian, Indic scripts and emoji need them inside words.
+_INVISIBLE = re.compile(
+    r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\xad\u061c\u200b\u200e\u200f\u202a-\u202e"
+    r"\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 _SPACES = re.compile(r"[\t\xa0\u1680\u2000-\u200a\u202f\u205f\u3000 ]+")
 _RUNS_OF_SPACES = re.compile(r"  +")
 _BLANK_LINES = re.compile(r"\n{3,}")

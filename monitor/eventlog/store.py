@@ -168,6 +168,7 @@ def _engine(url: str, busy_timeout: float) -> Engine:
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if path != ":memory:":
+            _refuse_an_empty_file(Path(path.partition("?")[0]))
             folder = Path(path).parent
             try:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -188,6 +189,30 @@ def _engine(url: str, busy_timeout: float) -> Engine:
         json_serializer=_dumps,
         json_deserializer=orjson.loads,
         pool_pre_ping=True,
+    )
+
+
+EMPTY_GRACE = 10.0  # seconds a new database file may stay empty while its creator writes it
+
+
+def _refuse_an_empty_file(path: Path) -> None:
+    """An empty file where the database should be is refused, not made a new database.
+
+    SQLite takes an empty file for a new database and would initialise it: a truncated or
+    wrongly restored log would silently start again from nothing. A file that another
+    process has just created (it writes the first page within milliseconds) is left alone.
+    """
+    try:
+        stat = path.stat()
+    except OSError:
+        return  # none yet: a new database
+    if stat.st_size or time.time() - stat.st_mtime < EMPTY_GRACE:
+        return
+    if any(path.with_name(path.name + s).exists() for s in ("-wal", "-journal")):
+        return
+    raise StoreError(
+        f"{path} is an empty file, not a database: restore it from a backup, or remove it "
+        "to start a new one"
     )
 
 

@@ -75,7 +75,7 @@ def migrate(store: Store, projections: Sequence[Applies]) -> None:
     tables (``projections``' and the kernel's). Raises :class:`StoreError` saying why not."""
     try:
         _migrate(store, _Derived.of(projections))
-    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as error:
+    except sa.exc.DBAPIError as error:  # "file is not a database", "database is locked", ...
         raise StoreError(str(error.orig)) from error
 
 
