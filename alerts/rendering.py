@@ -65,6 +65,15 @@ def md_escape(text: str) -> str:
     return "".join("\\" + c if c in "\\`*_{}[]<>()#+!|" else c for c in str(text))
 
 
+_MD_URL_UNSAFE = {"(": "%28", ")": "%29", " ": "%20", "<": "%3C", ">": "%3E", "\\": "%5C"}
+
+
+def md_url(url: str) -> str:
+    """A URL fit for a Markdown link's destination: the characters that would end it (or
+    start a title) percent-encoded, so ``[t](…/Foo_(bar))`` stays one link to the page."""
+    return "".join(_MD_URL_UNSAFE.get(c, c) for c in str(url))
+
+
 def mark_markdown(snippet: dict[str, Any]) -> str:
     return "".join(f"**{md_escape(p)}**" if hit else md_escape(p) for p, hit in _segments(snippet))
 
@@ -78,6 +87,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "mark_text": mark_text,
     "mark_markdown": mark_markdown,
     "md_escape": md_escape,
+    "md_url": md_url,
     "slack_escape": slack_escape,
 }
 

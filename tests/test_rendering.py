@@ -63,3 +63,55 @@ def test_user_templates_run_in_the_sandbox(tmp_path: Path) -> None:
 def test_every_kind_has_a_default() -> None:
     folder = Path(__file__).resolve().parents[1] / "alerts" / "templates"
     assert {p.name for p in folder.glob("*.j2")} == set(TEMPLATES.values())
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "https://en.wikipedia.org/wiki/Georgia_(country)",
+        "https://example.org/a?x=1&y=2|3",
+        "https://example.org/p)x](javascript:alert(1))",
+    ],
+)
+def test_a_url_reaches_every_format_whole(given: str) -> None:
+    """Markdown (read back by a CommonMark parser), HTML and Slack and webhook JSON all
+    link to exactly the document's URL, however its characters would end the link early."""
+    from dataclasses import replace
+    from html.parser import HTMLParser
+    from urllib.parse import unquote
+
+    from markdown_it import MarkdownIt
+
+    from monitor.documents.normalise import canonical_url
+
+    url = str(canonical_url(given))  # as every document's URL is stored
+    digest = sample_digest()
+    entry = digest.entries[0]
+    digest = replace(digest, entries=(replace(entry, lead=replace(entry.lead, url=url)),))
+    renderer = Renderer()
+    for kind in ("file_markdown", "apprise"):
+        tokens = MarkdownIt().parseInline(renderer.render(kind, digest))
+        hrefs = [
+            t.attrs["href"]
+            for block in tokens
+            for t in block.children or []
+            if t.type == "link_open"
+        ]
+        assert len(hrefs) >= 1 and unquote(str(hrefs[0])) == unquote(url), kind
+
+    class Links(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.found: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.found += [str(v) for k, v in attrs if tag == "a" and k == "href"]
+
+    for kind in ("email_html", "file_html"):
+        links = Links()
+        links.feed(renderer.render(kind, digest))
+        assert links.found[0] == url, kind
+    assert json.loads(renderer.render("webhook", digest))["entries"][0]["url"] == url
+    slack = json.loads(renderer.render("slack", digest))["blocks"][1]["text"]["text"]
+    target = slack.split("<", 1)[1].split("|", 1)[0]
+    assert target.replace("&amp;", "&") == url and "&" not in target.replace("&amp;", "")
