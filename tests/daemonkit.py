@@ -124,3 +124,22 @@ def wait_until(condition: object, timeout: float, step: float = 0.05) -> bool:
             return True
         time.sleep(step)
     return bool(condition())  # type: ignore[operator]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (read from /proc: no library needed)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found |= {int(c) for c in (task / "children").read_text().split()}
+        except OSError:
+            continue
+    return found | {grandchild for child in found for grandchild in descendants(child)}
+
+
+def gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"  # a zombie is dead, waiting for whoever adopted it to reap it

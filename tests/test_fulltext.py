@@ -12,6 +12,7 @@ import time
 import pytest
 from feedserver import FeedServer, Reply, Request
 
+from monitor.feeds.extractor import Extractor
 from monitor.feeds.fetch import FetchLimits, make_client
 from monitor.feeds.fulltext import FullText, RateLimiter, extract_main_text, full_texts
 
@@ -56,14 +57,19 @@ def run(
     concurrency: int = 2,
 ) -> dict[str, FullText]:
     async def go() -> dict[str, FullText]:
-        async with make_client(limits) as client:
-            return await full_texts(
-                client,
-                pages,
-                limits=limits,
-                rate=rate or RateLimiter(1000),
-                concurrency=concurrency,
-            )
+        extractor = Extractor(10)
+        try:
+            async with make_client(limits) as client:
+                return await full_texts(
+                    client,
+                    pages,
+                    limits=limits,
+                    rate=rate or RateLimiter(1000),
+                    extractor=extractor,
+                    concurrency=concurrency,
+                )
+        finally:
+            await extractor.aclose()
 
     return asyncio.run(go())
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from daemonkit import Daemon, LiveFeed, wait_until
+from daemonkit import Daemon, LiveFeed, descendants, gone, wait_until
 from feedserver import FeedServer
 
 from monitor.app.run_lock import lock_path
@@ -55,25 +55,6 @@ def started(daemon: Daemon) -> bool:
     return "monitor started" in daemon.latest_log()
 
 
-def children(pid: int) -> set[int]:
-    """Every process below ``pid`` (read from /proc: no library needed)."""
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found |= {int(c) for c in (task / "children").read_text().split()}
-        except OSError:
-            continue
-    return found | {grandchild for child in found for grandchild in children(child)}
-
-
-def gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state == "Z"  # a zombie is dead, waiting for whoever adopted it to reap it
-
-
 def test_a_second_scheduler_refuses_and_names_the_holder(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
@@ -110,7 +91,7 @@ def test_after_sigkill_no_worker_remains_and_a_restart_is_not_blocked(
     try:
         assert wait_until(lambda: started(daemon), 120), daemon.log()
         assert daemon.process is not None
-        workers = children(daemon.process.pid)
+        workers = descendants(daemon.process.pid)
         assert len(workers) >= 2, workers  # the parse pool (2 cores, 3 feeds)
         daemon.process.send_signal(signal.SIGKILL)
         daemon.process.wait(timeout=15)

@@ -73,6 +73,9 @@ class FetchSettings(Section):
     max_bytes: Size = 10 * 1024 * 1024
     # Cap on an item's page fetched for full text; a page past it keeps the feed's summary.
     full_text_max_bytes: Size = 2 * 1024 * 1024
+    # Time to read one such page's article (in a child killed at the limit); a page past
+    # it keeps the feed's summary. Ordinary pages take well under a second.
+    full_text_timeout: Duration = Field(default=10.0, gt=0, le=600)
     max_redirects: int = Field(default=5, ge=0, le=20)
     # Entries read per poll (newest first); the rest are counted on FeedPolled.dropped.
     max_entries: int = Field(default=500, ge=1, le=100_000)

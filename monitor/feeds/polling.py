@@ -34,8 +34,9 @@ from monitor.documents.shapes import Document
 from monitor.errors import FetchError, SourceError
 from monitor.eventlog.events import Event, FeedNotModified, FeedPolled, FeedPollFailed
 from monitor.eventlog.recorder import Recorder
+from monitor.feeds.extractor import Extractor
 from monitor.feeds.fetch import FetchLimits, FetchResult, fetch, make_client, redact_url
-from monitor.feeds.fulltext import RateLimiter, full_texts
+from monitor.feeds.fulltext import FullText, RateLimiter, full_texts
 from monitor.feeds.parse import MAX_ENTRIES, parse_feed
 from monitor.readmodels.documents import known_documents
 from monitor.readmodels.feeds import FeedState, feed_states
@@ -119,6 +120,24 @@ def fetch_limits(settings: FetchSettings) -> FetchLimits:
     return limits
 
 
+# Why a page kept the feed's summary that the operator should see on the poll's event (its
+# own failures, "HTTP 404" or "no main text", are the publisher's and only logged).
+_NOTED = {
+    "blocked": "refused by the address policy (blocked)",
+    "too large": "over [fetch] full_text_max_bytes (too large)",
+    "time limit": "past [fetch] full_text_timeout (time limit)",
+}
+
+
+def _kept_summaries(pages: Sequence[tuple[str, str]], texts: dict[str, FullText]) -> str | None:
+    notes = []
+    for reason, said in _NOTED.items():
+        urls = sorted(url for key, url in pages if key in texts and texts[key].error == reason)
+        if urls:
+            notes.append(f"{len(urls)} page(s) {said}, first {redact_url(urls[0])}")
+    return "full text: " + "; ".join(notes) if notes else None
+
+
 class Poller:
     """Polls feeds into a :class:`Recorder`."""
 
@@ -129,6 +148,7 @@ class Poller:
         *,
         executor: Executor | None = None,
         on_outcome: Callable[[PollOutcome], None] | None = None,
+        extractor: Extractor | None = None,
     ) -> None:
         self.recorder = recorder
         self.settings = settings
@@ -140,6 +160,9 @@ class Poller:
         self._gate = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._page_rates: dict[str, RateLimiter] = {}
+        # Article pages are read by this one (a daemon keeps one across reloads), or by one
+        # made for each call of poll(); either starts its process at the first page only.
+        self.extractor = extractor
 
     async def poll(
         self, feeds: Sequence[FeedSettings], *, client: httpx.AsyncClient | None = None
@@ -152,13 +175,24 @@ class Poller:
         if client is None:
             async with make_client(self.limits) as own:
                 return await self.poll(feeds, client=own)
+        if self.extractor is None:
+            extractor = Extractor(self.settings.full_text_timeout)
+            try:
+                return await self._poll(feeds, client, extractor)
+            finally:
+                await extractor.aclose()
+        return await self._poll(feeds, client, self.extractor)
+
+    async def _poll(
+        self, feeds: Sequence[FeedSettings], client: httpx.AsyncClient, extractor: Extractor
+    ) -> list[PollOutcome]:
         with self.recorder.store.reading() as conn:
             states = feed_states(conn, [feed.name for feed in feeds])
         outcomes: list[PollOutcome] = []
 
         async def one(feed: FeedSettings) -> None:
             async with self._gate, self._host_gate(feed.url):
-                outcome = await self._poll_one(client, feed, states.get(feed.name))
+                outcome = await self._poll_one(client, extractor, feed, states.get(feed.name))
             outcomes.append(outcome)
             if self.on_outcome is not None:
                 self.on_outcome(outcome)
@@ -179,7 +213,11 @@ class Poller:
         return self._hosts[host]
 
     async def _poll_one(
-        self, client: httpx.AsyncClient, feed: FeedSettings, state: FeedState | None
+        self,
+        client: httpx.AsyncClient,
+        extractor: Extractor,
+        feed: FeedSettings,
+        state: FeedState | None,
     ) -> PollOutcome:
         started = time.monotonic()
         fetched_at = self.recorder.clock()
@@ -198,7 +236,7 @@ class Poller:
                 return self._not_modified(feed, result, time.monotonic() - started)
             parsed = await self._parse(result, feed, fetched_at)
             if feed.full_text:
-                parsed = await self._with_full_text(client, feed, parsed)
+                parsed = await self._with_full_text(client, extractor, feed, parsed)
         except SourceError as error:
             return self._failed(feed, error, time.monotonic() - started)
         except Exception as error:  # a bug or a dead worker must cost one feed, not the cycle
@@ -226,7 +264,7 @@ class Poller:
         return await loop.run_in_executor(self.executor, parse_and_normalise, *args)
 
     async def _with_full_text(
-        self, client: httpx.AsyncClient, feed: FeedSettings, parsed: Parsed
+        self, client: httpx.AsyncClient, extractor: Extractor, feed: FeedSettings, parsed: Parsed
     ) -> Parsed:
         """New and changed items get their page's main text, and are matched on it.
 
@@ -250,22 +288,14 @@ class Poller:
             self._limits_for(feed),
             max_bytes=min(self.settings.max_bytes, self.settings.full_text_max_bytes),
         )
-        texts = await full_texts(
-            client, pages, limits=page_limits, rate=rate, executor=self.executor
-        )
+        texts = await full_texts(client, pages, limits=page_limits, rate=rate, extractor=extractor)
         replaced = {
             d.document_id: dataclasses.replace(d, text=str(texts[d.document_id].text))
             for d in fresh
             if d.document_id in texts and texts[d.document_id].text
         }
-        blocked = sorted(
-            url for key, url in pages if key in texts and texts[key].error == "blocked"
-        )
-        if blocked:  # a refusal is recorded on the poll's event, not only in the log
-            note = (
-                f"full text: {len(blocked)} page(s) refused by the address policy (blocked), "
-                f"first {redact_url(blocked[0])}"
-            )
+        note = _kept_summaries(pages, texts)
+        if note:  # a refusal or a limit is recorded on the poll's event, not only in the log
             warning = f"{parsed.warning}; {note}" if parsed.warning else note
             parsed = dataclasses.replace(parsed, warning=warning)
         if not replaced:

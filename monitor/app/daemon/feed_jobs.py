@@ -20,6 +20,7 @@ from alerts.outbox.assembly import record_health
 from monitor.app.daemon.runtime import Runtime, enabled_feeds
 from monitor.app.scheduler import feed_trigger, move_job
 from monitor.config.settings import FeedSettings, FetchSettings
+from monitor.feeds.extractor import Extractor
 from monitor.feeds.fetch import make_client
 from monitor.feeds.politeness import next_poll_at
 from monitor.feeds.polling import Poller, PollOutcome, fetch_limits
@@ -34,6 +35,8 @@ class FeedJobs:
         self._polling: set[str] = set()  # feeds with a poll in flight
         self._client: httpx.AsyncClient | None = None
         self._poller: Poller | None = None
+        # Kept across reloads, so that a reload does not cut the pages being read.
+        self._extractor = Extractor(runtime.settings.fetch.full_text_timeout)
 
     def start(self, pool: Executor | None) -> None:
         """Open the HTTP client and the poller (inside the event loop)."""
@@ -42,22 +45,26 @@ class FeedJobs:
 
     def use(self, pool: Executor | None) -> None:
         """Parse in ``pool`` from now on, under the fetch settings in force."""
+        self._extractor.seconds = self.runtime.settings.fetch.full_text_timeout
         self._poller = Poller(
             self.runtime.recorder,
             self.runtime.settings.fetch,
             executor=pool,
             on_outcome=self._observe,
+            extractor=self._extractor,
         )
 
     async def refetch(self, old: FetchSettings) -> None:
         """A reload changed ``[fetch]`` from ``old``: new limits need a new client."""
         if self.runtime.settings.fetch != old:
-            await self.close()
+            if self._client is not None:
+                await self._client.aclose()
             self._client = make_client(fetch_limits(self.runtime.settings.fetch))
 
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+        await self._extractor.aclose()
 
     def schedule(self, now: datetime) -> None:
         """A job per enabled feed, first run when the log says it is due."""
