@@ -7,8 +7,8 @@ automaton and score with its weights ourselves instead of calling
 which numpy does without BLAS and which cost ~350 µs for a 1 KB sample,
 more than the whole normalisation budget. The same weights as float32 give
 the same answer in a fraction of the time (a test checks they agree). The
-model (~80 MB in memory) is loaded on first use, or by :func:`load_model`
-when a daemon would rather pay the ~1 s at start-up.
+model is compiled once into the cache folder and mapped from there
+(:mod:`monitor.documents.language_model`), on first use or by :func:`load_model`.
 
 Declared languages (``<language>`` in RSS, ``xml:lang``, ``<html lang>``)
 are hints: publishers often declare one language for a multilingual feed,
@@ -17,15 +17,15 @@ so the classifier wins whenever there is enough text to judge.
 
 from __future__ import annotations
 
-import array
 import math
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from monitor.documents.language_model import Tables
 
 UNDETERMINED = "und"
 
@@ -121,20 +121,17 @@ def load_model() -> None:
     _model()
 
 
-_Floats = npt.NDArray[np.float32]
-
-
 @dataclass(frozen=True, slots=True)
 class _Model:
-    nextmove: Any  # array.array: state * 256 + byte -> next state
-    # Arrays, not lists of ints: a forked parse worker that reads a list's ints bumps their
-    # reference counts and so copies their pages (about 7 MB each); reading arrays is as fast.
-    rowbase: array.array[int]  # state -> offset of its row in nextmove
-    output: array.array[int]  # state -> feature id, or -1
-    weights: npt.NDArray[np.float16]  # feature x column log-probabilities
-    prior: _Floats  # column log-priors
+    tables: Tables  # py3langid's, mapped from the cache folder
     column_label: npt.NDArray[np.intp]  # column -> index into labels
     labels: tuple[str, ...]
+
+    @classmethod
+    def of(cls, tables: Tables) -> _Model:
+        columns = [_label(name) for name in tables.columns]
+        labels = tuple(dict.fromkeys(columns))
+        return cls(tables, np.asarray([labels.index(c) for c in columns], dtype=np.intp), labels)
 
     def classify(self, sample: str) -> tuple[str, float]:
         """The most likely label and its probability."""
@@ -151,7 +148,8 @@ class _Model:
 
     def _walk(self, data: bytes, state: int, features: list[int]) -> int:
         # The hot loop: locals only, one list append per n-gram found.
-        nextmove, rowbase, output = self.nextmove, self.rowbase, self.output
+        tables = self.tables
+        nextmove, rowbase, output = tables.nextmove, tables.rowbase, tables.output
         append = features.append
         for byte in data:
             state = nextmove[rowbase[state] + byte]
@@ -164,8 +162,10 @@ class _Model:
         if not features:
             return UNDETERMINED, 0.0
         ids, counts = np.unique(np.asarray(features, dtype=np.intp), return_counts=True)
-        rows = self.weights[ids].astype(np.float32)
-        scores = np.log1p(counts.astype(np.float32)) @ rows + self.prior
+        # The weights stay in the model's float16 (28 MB, not 57): only the few rows a
+        # sample uses are widened to float32.
+        rows = self.tables.weights[ids].astype(np.float32)
+        scores = np.log1p(counts.astype(np.float32)) @ rows + self.tables.prior
         # py3langid's calibration: a softmax at temperature sqrt(bytes).
         scores *= 1.0 / math.sqrt(length)
         np.exp(scores - scores.max(), out=scores)
@@ -189,22 +189,9 @@ def _model() -> _Model:
 
 
 def _load() -> _Model:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    from monitor.documents.language_model import tables
 
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE)
-    columns = [_label(name) for name in identifier.nb_classes]
-    labels = tuple(dict.fromkeys(columns))
-    return _Model(
-        nextmove=identifier.tk_nextmove,
-        rowbase=array.array("q", (row << 8 for row in identifier.tk_row)),
-        output=array.array("q", identifier.tk_output),
-        # Kept in the model's own float16 (28 MB, not 57): only the few rows a sample uses
-        # are widened to float32 when it is scored.
-        weights=np.ascontiguousarray(identifier.nb_ptc),
-        prior=np.asarray(identifier.nb_pc, dtype=np.float32),
-        column_label=np.asarray([labels.index(c) for c in columns], dtype=np.intp),
-        labels=labels,
-    )
+    return _Model.of(tables())
 
 
 def _label(name: str) -> str:

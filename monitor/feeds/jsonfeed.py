@@ -14,10 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
+import ijson
 import orjson
 
 from monitor.documents.shapes import RawEntry
 from monitor.errors import FeedMalformed
+from monitor.feeds.jsonstream import STREAM_BYTES, stream_items
 
 _VERSION = re.compile(r"\Ahttps?://jsonfeed\.org/version/(1|1\.1)/?\Z")
 _FORMATS = {"1": "json1", "1.1": "json11"}
@@ -36,30 +38,31 @@ class JsonFeed:
 
 
 def read_json_feed(
-    body: bytes, *, base_url: str, language: str | None = None, max_entries: int | None = None
+    body: bytes,
+    *,
+    base_url: str,
+    language: str | None = None,
+    max_entries: int | None = None,
+    stream_bytes: int = STREAM_BYTES,
 ) -> JsonFeed:
     """Read a JSON Feed; ``language`` (Content-Language) is the last-resort language.
 
     With ``max_entries``, only that many items are read: the newest by date (undated
-    items after the dated ones, in the feed's order).
+    items after the dated ones, in the feed's order). A body over ``stream_bytes`` is
+    read item by item (:mod:`monitor.feeds.jsonstream`), with the same result.
     """
-    document, too_deep = _load(body)
+    if len(body) > stream_bytes:
+        document, objects, skipped, too_deep, dropped = _streamed(body, max_entries)
+    else:
+        document, objects, skipped, too_deep, dropped = _whole(body, max_entries)
     version = document.get("version")
     match = _VERSION.match(version) if isinstance(version, str) else None
     if match is None:
         raise FeedMalformed(f"not a JSON Feed: version is {_shown(version)}")
-    items = document.get("items")
-    if not isinstance(items, list):
+    if objects is None:
         raise FeedMalformed("JSON Feed without an items list")
     feed_language = _text(document.get("language")) or language
     feed_author = _authors(document)
-    objects = [item for item in items if isinstance(item, dict)]
-    skipped = len(items) - len(objects)
-    del items
-    dropped = 0
-    if max_entries is not None and len(objects) > max_entries:
-        dropped = len(objects) - max_entries
-        objects = _newest(objects, max_entries)
     entries = [_entry(item, base_url, feed_language, feed_author) for item in objects]
     return JsonFeed(
         format=_FORMATS[match.group(1)],
@@ -75,13 +78,64 @@ def read_json_feed(
 _UNDATED = datetime.min.replace(tzinfo=UTC)
 
 
-def _newest(items: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
-    def when(item: dict[str, Any]) -> datetime:
-        date = _text(item.get("date_published")) or _text(item.get("date_modified"))
-        return _rfc3339(date) or _UNDATED
+# The document, its items kept (None: no items list), and how many items were skipped, too
+# deep and dropped.
+_Read = tuple[dict[str, Any], list[dict[str, Any]] | None, int, int, int]
 
+
+def _whole(body: bytes, max_entries: int | None) -> _Read:
+    document, too_deep = _load(body)
+    items = document.get("items")
+    if not isinstance(items, list):
+        return document, None, 0, too_deep, 0
+    objects = [item for item in items if isinstance(item, dict) and not _too_deep(item)]
+    too_deep += sum(1 for item in items if isinstance(item, dict)) - len(objects)
+    skipped = len(items) - len(objects)
+    del items
+    dropped = 0
+    if max_entries is not None and len(objects) > max_entries:
+        dropped = len(objects) - max_entries
+        objects = _newest(objects, max_entries)
+    return document, objects, skipped, too_deep, dropped
+
+
+def _too_deep(item: dict[str, Any]) -> bool:
+    """Whether ``item`` holds containers more than ITEM_DEPTH levels deep (itself the first)."""
+    level: list[Any] = [item]
+    for _ in range(ITEM_DEPTH):
+        level = [
+            inner
+            for value in level
+            for inner in (value.values() if isinstance(value, dict) else value)
+            if isinstance(inner, dict | list)
+        ]
+        if not level:
+            return False
+    return True
+
+
+def _streamed(body: bytes, max_entries: int | None) -> _Read:
+    try:
+        read = stream_items(body.removeprefix(_BOM), max_entries, _when, ITEM_DEPTH)
+    except ijson.JSONError as exc:
+        raise FeedMalformed(f"JSON Feed is not valid JSON: {_one_line(exc)}") from None
+    except ValueError as exc:
+        raise FeedMalformed(f"not a JSON Feed: {exc}") from None
+    if not read.has_items:
+        return read.top, None, 0, read.too_deep, 0
+    dropped = read.objects - len(read.items)
+    # Items nested too deep count among the skipped in the fast path's figures too.
+    return read.top, read.items, read.skipped + read.too_deep, read.too_deep, dropped
+
+
+def _when(item: dict[str, Any]) -> datetime:
+    date = _text(item.get("date_published")) or _text(item.get("date_modified"))
+    return _rfc3339(date) or _UNDATED
+
+
+def _newest(items: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
     # sorted() is stable: equal dates (and every undated item) keep the feed's order.
-    return sorted(items, key=when, reverse=True)[:count] if count else []
+    return sorted(items, key=_when, reverse=True)[:count] if count else []
 
 
 def _load(body: bytes) -> tuple[dict[str, Any], int]:

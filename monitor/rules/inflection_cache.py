@@ -23,8 +23,9 @@ from collections.abc import Iterable
 from importlib import metadata, resources
 from pathlib import Path
 
+from monitor.cache import cache_folder
 from monitor.rules import morphology
-from monitor.rules.lexicon_cache import cache_folder, save_marshal
+from monitor.rules.lexicon_cache import save_marshal
 
 log = logging.getLogger("monitor.rules.inflection_cache")
 CHILD_TIMEOUT = 300.0  # seconds; thousands of new words take a few seconds

@@ -17,12 +17,12 @@ import hashlib
 import json
 import logging
 import marshal
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+from monitor.cache import cache_folder, save_bytes
 from monitor.rules.lexicon import (
     Concept,
     Exclusion,
@@ -36,10 +36,8 @@ from monitor.rules.lexicon_build import lexicon_of
 from monitor.rules.registry import shipped, with_changes
 
 log = logging.getLogger("monitor.rules.lexicon")
-CACHE_ENV = "MONITOR_CACHE"
 # Bump when the compiled tables change shape or meaning.
 FORMAT = 6
-KEEP = 4  # compiled lexicons kept per folder (one per configuration in use)
 _COMPILERS = ("lexicon_build.py", "lexicon.py", "registry.py", "text.py", "morphology.py")
 
 
@@ -77,16 +75,6 @@ def cached_lexicon(
     return lexicon
 
 
-def cache_folder() -> Path:
-    """Where compiled data are kept (``$MONITOR_CACHE``, else the user's cache folder)."""
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("news-monitor"))
-
-
 def _key(aliases: Mapping[str, Any], changes: Mapping[str, Any]) -> str:
     digest = hashlib.sha256()
     data = resources.files("monitor") / "data" / "concepts" / "registry.json.gz"
@@ -105,19 +93,8 @@ def _save(path: Path, plain: Any) -> None:
 
 
 def save_marshal(path: Path, plain: Any, family: str, what: str) -> None:
-    """Write ``plain`` to ``path`` atomically and keep the newest :data:`KEEP` files of its
-    ``family`` (a glob); a folder that cannot be written costs a log line, nothing more."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(marshal.dumps(plain))
-        temporary.replace(path)
-        old = sorted(path.parent.glob(family), key=lambda p: p.stat().st_mtime)
-        for stale in old[:-KEEP]:
-            stale.unlink(missing_ok=True)
-    except OSError as error:
-        log.warning("cannot keep %s in %s: %s", what, path.parent, error)
-        temporary.unlink(missing_ok=True)
+    """Write ``plain`` to ``path`` atomically (see :func:`monitor.cache.save_bytes`)."""
+    save_bytes(path, marshal.dumps(plain), family, what)
 
 
 def to_plain(lexicon: Lexicon) -> dict[str, Any]:
