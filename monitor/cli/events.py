@@ -59,14 +59,23 @@ def events(
 @click.command()
 @pass_app
 def replay(app: App) -> None:
-    """Drop every projection and rebuild it from the event log."""
-    with (
-        app.log() as recorder,
-        progress("replaying") as advance,
-        recorder.store.transaction() as conn,
-    ):
-        total = recorder.projector.rebuild(conn, progress=advance)
-    click.echo(f"replayed {total} event(s) into every projection")
+    """Drop every projection and rebuild it from the event log, the search index too."""
+    settings = app.settings
+    with app.log() as recorder:
+        with progress("replaying") as advance, recorder.store.transaction() as conn:
+            total = recorder.projector.rebuild(conn, progress=advance)
+        # The index analyses every document again: after the tables, in batches of its own.
+        # Imported here so that `monitor events`, in this module too, does not load the rules.
+        from monitor.rules.rulebook import lexicon_fingerprint, lexicon_for
+        from monitor.search.preview import Searcher
+
+        searcher = Searcher(recorder.store, lexicon_for(settings), lexicon_fingerprint(settings))
+        with progress("indexing") as advance:
+            filed = searcher.rebuild(advance)
+    click.echo(
+        f"replayed {total} event(s) into every projection; "
+        f"{filed} document version(s) in the search index"
+    )
 
 
 def event_line(event: StoredEvent) -> str:

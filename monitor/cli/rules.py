@@ -17,10 +17,11 @@ from monitor.readmodels.documents import count_documents, stored_documents
 from monitor.readmodels.rules import rule_records
 from monitor.rules.analysis import analyse
 from monitor.rules.explain import explain
-from monitor.rules.matcher import Match, Matcher
-from monitor.rules.rulebook import lexicon_for
-from monitor.rules.ruleset import RuleSet, compile_query
+from monitor.rules.matcher import Match
+from monitor.rules.rulebook import lexicon_fingerprint, lexicon_for
+from monitor.rules.ruleset import compile_query
 from monitor.rules.snippets import mark
+from monitor.search.preview import Searcher
 
 
 @click.group()
@@ -59,27 +60,31 @@ def rules_list(app: App) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=20, help="Print at most N matches.")
 @pass_app
 def rules_test(app: App, query: str, limit: int) -> None:
-    """Run QUERY over every stored document and print what it matches (a backfill preview)."""
-    lexicon = lexicon_for(app.settings)
-    matcher = Matcher(RuleSet.build([compile_query(query, lexicon, name="test")]), lexicon)
-    shown = total = seen = 0
-    with (
-        app.log() as recorder,
-        recorder.store.reading() as conn,
-        progress("matching") as advance,
-    ):
-        advance.total(count_documents(conn))
-        for document in stored_documents(conn):
-            seen += 1
-            advance(1)
-            for match in matcher.match(document):
-                total += 1
-                if shown < limit:
-                    shown += 1
-                    _print_match(document, match)
+    """Run QUERY over every stored document and print what it matches (a backfill preview).
+
+    The search index proposes the candidates (filed first where it lacks documents); the
+    rules' own matcher decides on each."""
+    settings = app.settings
+    with app.log() as recorder:
+        searcher = Searcher(recorder.store, lexicon_for(settings), lexicon_fingerprint(settings))
+        searcher.compile(query)  # a bad query fails before any indexing
+        with progress("indexing") as advance:
+            searcher.catch_up(advance)
+        result = searcher.preview(query, limit=limit)
+        with recorder.store.reading() as conn:
+            stored = count_documents(conn)
+    for document, match in result.matches:
+        _print_match(document, match)
+    shown = len(result.matches)
+    read = (
+        f"the index proposed {result.candidates}"
+        if result.indexed
+        else "the query has no word to look up, so every one was read"
+    )
     click.echo(
-        f"{total} of {seen} stored document(s) match"
-        + (f" ({shown} shown)" if total > shown else "")
+        f"{result.total} of {stored} stored document(s) match"
+        + (f" ({shown} shown)" if result.total > shown else "")
+        + f"; {read} ({result.elapsed_ms / 1000:.2f} s)"
     )
 
 

@@ -22,6 +22,8 @@ from monitor.readmodels.documents import document_texts, known_documents
 from monitor.readmodels.rules import matched_pairs
 from monitor.readmodels.tables import documents_table
 from monitor.rules.matcher import Match
+from monitor.search.index import index_appended
+from monitor.search.keys import IndexTexts
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +42,20 @@ def record_documents(
     documents: Sequence[Document],
     summary: Callable[[Plan], Sequence[Event]] = lambda plan: (),
     matches: Mapping[str, Sequence[Match]] | None = None,
+    index: IndexTexts | None = None,
 ) -> Recorded:
     """Append the events ``documents`` add, then ``summary(plan)`` (e.g. the poll's event).
 
-    ``matches`` (document_id -> rules it matches) adds the RuleMatched events.
+    ``matches`` (document_id -> rules it matches) adds the RuleMatched events; ``index``
+    (their search-index tokens) files them in the search index in the same transaction.
     """
     with recorder.store.transaction() as conn:
         known = _known(conn, documents)
         already = matched_pairs(conn, known) if matches else set()
         plan = plan_documents(documents, known, matches, already)
         events = [*plan.events, *summary(plan)]
-        recorder.append_in(conn, events, expected=plan.expected)
+        stored = recorder.append_in(conn, events, expected=plan.expected)
+        index_appended(conn, stored, index)
     by_rule = Counter(e.rule for e in plan.events if isinstance(e, RuleMatched))
     return Recorded(
         plan.new,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Connection
 
-from monitor.eventlog.events import Event
+from monitor.eventlog.events import Event, StoredEvent
 from monitor.eventlog.log import EventLog
 from monitor.eventlog.projection import Applies, Projector
 from monitor.eventlog.store import Store
@@ -47,11 +47,13 @@ class Recorder:
         events: Sequence[Event],
         *,
         expected: Mapping[str, int] | None = None,
-    ) -> None:
+    ) -> list[StoredEvent]:
         """Append and project ``events`` in the caller's transaction (which read what
-        decided them, so the decision and its record commit together)."""
+        decided them, so the decision and its record commit together); returns them as
+        stored."""
         stored = self.log.append_stored(conn, events, expected=expected, now=self.clock())
         self.projector.apply_appended(conn, stored)
+        return stored
 
     def catch_up(self) -> int:
         """Apply what the projections have not applied yet; returns how many events were read."""

@@ -40,7 +40,8 @@ from monitor.feeds.fulltext import FullText, RateLimiter, full_texts
 from monitor.feeds.parse import MAX_ENTRIES, parse_feed
 from monitor.readmodels.documents import known_documents
 from monitor.readmodels.feeds import FeedState, feed_states
-from monitor.rules.matcher import Match, active
+from monitor.rules.matcher import Match, match_documents
+from monitor.search.keys import IndexTexts
 
 log = logging.getLogger("monitor.polling")
 
@@ -68,6 +69,8 @@ class Parsed:
     # document_id -> the rules it matches (by the active matcher; empty without rules)
     matches: dict[str, list[Match]]
     dropped: int = 0  # entries past [fetch] max_entries
+    # The search index's tokens of each document, from the analysis that matched it.
+    index: IndexTexts | None = None
 
 
 def parse_and_normalise(
@@ -81,27 +84,14 @@ def parse_and_normalise(
 ) -> Parsed:
     """Parse a feed body, normalise its entries and match them; runs in a worker process."""
     parsed = parse_feed(body, headers, url, max_entries=max_entries)
-    matcher = active()
-    documents, matches = [], {}
+    documents = []
     for entry in parsed.entries:
         if language and not entry.language:
             entry = dataclasses.replace(entry, language=language)
-        document = normalise_entry(entry, source=feed, fetched_at=fetched_at)
-        documents.append(document)
-        found = matcher.match(document) if matcher is not None else []
-        if found:
-            matches[document.document_id] = found
+        documents.append(normalise_entry(entry, source=feed, fetched_at=fetched_at))
+    matches, index = match_documents(documents)
     heap.give_back()  # what parsing a large feed took, not kept for the worker's life
-    return Parsed(parsed.format, parsed.warning, documents, matches, parsed.dropped)
-
-
-def match_documents(documents: Sequence[Document]) -> dict[str, list[Match]]:
-    """The active rules' matches for ``documents`` (runs in a worker process, like parsing)."""
-    matcher = active()
-    if matcher is None:
-        return {}
-    found = {document.document_id: matcher.match(document) for document in documents}
-    return {doc_id: matches for doc_id, matches in found.items() if matches}
+    return Parsed(parsed.format, parsed.warning, documents, matches, parsed.dropped, index)
 
 
 def fetch_limits(settings: FetchSettings) -> FetchLimits:
@@ -301,15 +291,17 @@ class Poller:
         if not replaced:
             return parsed
         if self.executor is None:
-            found = match_documents(list(replaced.values()))
+            found, index = match_documents(list(replaced.values()))
         else:
             loop = asyncio.get_running_loop()
-            found = await loop.run_in_executor(
+            found, index = await loop.run_in_executor(
                 self.executor, match_documents, list(replaced.values())
             )
         matches = {k: v for k, v in parsed.matches.items() if k not in replaced} | found
         documents = [replaced.get(d.document_id, d) for d in parsed.documents]
-        return dataclasses.replace(parsed, documents=documents, matches=matches)
+        if parsed.index is not None and index is not None:
+            index = IndexTexts(index.fingerprint, {**parsed.index.texts, **index.texts})
+        return dataclasses.replace(parsed, documents=documents, matches=matches, index=index)
 
     def _polled(
         self, feed: FeedSettings, result: FetchResult, parsed: Parsed, elapsed: float
@@ -336,7 +328,9 @@ class Poller:
                 )
             ]
 
-        recorded = record_documents(self.recorder, parsed.documents, summary, parsed.matches)
+        recorded = record_documents(
+            self.recorder, parsed.documents, summary, parsed.matches, parsed.index
+        )
         log.info(
             "feed %s: %d entries, %d new, %d revised",
             feed.name,

@@ -75,6 +75,11 @@ def cached_lexicon(
     return lexicon
 
 
+def lexicon_key(aliases: Mapping[str, Any], changes: Mapping[str, Any]) -> str:
+    """What the compiled lexicon of these user changes depends on, as a short digest."""
+    return _key(aliases, changes)
+
+
 def _key(aliases: Mapping[str, Any], changes: Mapping[str, Any]) -> str:
     digest = hashlib.sha256()
     data = resources.files("monitor") / "data" / "concepts" / "registry.json.gz"

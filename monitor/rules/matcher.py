@@ -8,6 +8,7 @@ pickled per task.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from monitor.rules.lexicon import Lexicon
 from monitor.rules.ruleset import RuleSet
 from monitor.rules.snippets import build_snippets
 from monitor.rules.word_terms import Hit
+from monitor.search.keys import IndexTexts, document_tokens
 
 MAX_TERMS = 50
 
@@ -31,9 +33,12 @@ class Match:
 
 
 class Matcher:
-    def __init__(self, ruleset: RuleSet, lexicon: Lexicon) -> None:
+    def __init__(self, ruleset: RuleSet, lexicon: Lexicon, fingerprint: str = "") -> None:
         self.ruleset = ruleset
         self.lexicon = lexicon
+        # The lexicon's fingerprint (rulebook.lexicon_fingerprint): the search index made
+        # from this matcher's analyses is valid for it alone.
+        self.fingerprint = fingerprint
 
     def analyse(self, document: Document) -> Analysis:
         return analyse(document.title, document.text, document.language, self.lexicon)
@@ -46,6 +51,15 @@ class Matcher:
             Match(rule.name, rule.version, describe_hits(doc, hits), build_snippets(doc, hits))
             for rule, hits in self.ruleset.match(doc)
         ]
+
+    def read(self, document: Document) -> tuple[list[Match], str]:
+        """The rules ``document`` matches and its search-index tokens, from one analysis."""
+        doc = self.analyse(document)
+        found = [
+            Match(rule.name, rule.version, describe_hits(doc, hits), build_snippets(doc, hits))
+            for rule, hits in self.ruleset.match(doc)
+        ]
+        return found, document_tokens(doc)
 
 
 def describe_hits(doc: Analysis, hits: list[Hit]) -> list[dict[str, Any]]:
@@ -64,6 +78,22 @@ def describe_hits(doc: Analysis, hits: list[Hit]) -> list[dict[str, Any]]:
             },
         )
     return sorted(seen.values(), key=lambda t: (t["position"], t["term"]))[:MAX_TERMS]
+
+
+def match_documents(
+    documents: Sequence[Document],
+) -> tuple[dict[str, list[Match]], IndexTexts | None]:
+    """The active rules' matches for ``documents``, and their search-index tokens from the
+    same analysis (runs in a worker process, like parsing)."""
+    matcher = active()
+    if matcher is None:
+        return {}, None
+    matches, texts = {}, {}
+    for document in documents:
+        found, texts[document.document_id] = matcher.read(document)
+        if found:
+            matches[document.document_id] = found
+    return matches, IndexTexts(matcher.fingerprint, texts)
 
 
 _active: Matcher | None = None

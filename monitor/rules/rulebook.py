@@ -19,7 +19,7 @@ from monitor.rules.analysis import forget_words
 from monitor.rules.inflection_cache import prepare
 from monitor.rules.lemmas import configure
 from monitor.rules.lexicon import Lexicon
-from monitor.rules.lexicon_cache import build_lexicon
+from monitor.rules.lexicon_cache import build_lexicon, lexicon_key
 from monitor.rules.matcher import Matcher
 from monitor.rules.query import And, Near, Node, Not, Or, Title, Word, parse_query
 from monitor.rules.ruleset import RuleSet, compile_query, has_own_forms
@@ -71,6 +71,14 @@ def sync_rules(recorder: Recorder, configured: Sequence[RuleSettings]) -> dict[s
     return {rule.name: recorded[rule.name].version for rule in configured}
 
 
+def lexicon_fingerprint(settings: Settings) -> str:
+    """What the words of a document are analysed with under ``settings``: the registry and
+    the user's changes to it, and the lemma languages (the search index is valid for one)."""
+    changes = {key: change.model_dump() for key, change in settings.concepts.items()}
+    languages = ",".join(sorted(settings.matching.lemma_languages))
+    return f"{lexicon_key(settings.aliases, changes)}:{languages}"
+
+
 def lexicon_for(settings: Settings) -> Lexicon:
     """The lexicon with the user's ``[aliases]`` and ``[concepts]``; also switches on the
     configured lemma languages."""
@@ -119,4 +127,4 @@ def build_matcher(settings: Settings, versions: Mapping[str, int]) -> Matcher:
         for rule in settings.rules
         if rule.enabled
     ]
-    return Matcher(RuleSet.build(compiled), lexicon)
+    return Matcher(RuleSet.build(compiled), lexicon, lexicon_fingerprint(settings))

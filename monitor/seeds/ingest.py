@@ -18,7 +18,7 @@ from monitor.documents.recording import record_documents
 from monitor.documents.shapes import Document
 from monitor.eventlog.events import SeedFileFailed
 from monitor.eventlog.recorder import Recorder
-from monitor.rules.matcher import active
+from monitor.rules.matcher import match_documents
 from monitor.seeds.scan import SeedFileError, scan_seeds
 
 BATCH_DOCUMENTS = 500
@@ -69,11 +69,8 @@ def ingest_seeds(
 def _flush(recorder: Recorder, pending: list[Document], report: SeedReport) -> None:
     if not pending:
         return
-    matcher = active()
-    matches = {}
-    if matcher is not None:
-        matches = {d.document_id: found for d in pending if (found := matcher.match(d))}
-    recorded = record_documents(recorder, pending, matches=matches)
+    matches, index = match_documents(pending)
+    recorded = record_documents(recorder, pending, matches=matches, index=index)
     report.documents += len(pending)
     report.new += recorded.new
     report.revised += recorded.revised

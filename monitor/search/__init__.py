@@ -1,0 +1,1 @@
+"""Searching stored documents: the index of their analysed words and the preview."""
