@@ -25,12 +25,13 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import feedparser
 
 from monitor.app.once import run_once
-from monitor.config.settings import settings_from_dict
+from monitor.config.settings import Settings, settings_from_dict
 
 SENTENCES = {
     "en": "Armenia and Azerbaijan resumed talks in Brussels on the peace treaty and border demarcation.",
@@ -104,7 +105,14 @@ def bare(bodies: list[bytes]) -> tuple[float, int]:
     return time.perf_counter() - started, entries
 
 
-def pipeline(port: int, feeds: int, folder: Path) -> tuple[float, int]:
+def pipeline(
+    port: int,
+    feeds: int,
+    folder: Path,
+    rules: Sequence[str] = (),
+    before: Callable[[Settings], object] | None = None,
+) -> tuple[float, int]:
+    """``monitor run --once`` over the served feeds (with ``rules``, after ``before``)."""
     settings = settings_from_dict(
         {
             "store": {"url": f"sqlite:///{folder / 'bench.db'}"},
@@ -113,10 +121,13 @@ def pipeline(port: int, feeds: int, folder: Path) -> tuple[float, int]:
                 {"name": f"feed-{n}", "url": f"http://127.0.0.1:{port}/feed-{n}.xml"}
                 for n in range(feeds)
             ],
+            "rules": [{"name": f"rule-{n}", "query": query} for n, query in enumerate(rules)],
         },
         source="bench",
         base_dir=folder,
     )
+    if before is not None:
+        before(settings)
     started = time.perf_counter()
     report = run_once(settings)
     elapsed = time.perf_counter() - started

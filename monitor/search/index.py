@@ -48,7 +48,7 @@ class IndexState:
 
 _SQLITE_DDL = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_index USING fts5("
-    "tokens, content='', detail='none', columnsize=0)",
+    "tokens, content='', detail='none', columnsize=0, tokenize='ascii')",
     "CREATE TABLE IF NOT EXISTS search_versions ("
     "seq INTEGER PRIMARY KEY, document_id TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS ix_search_versions_document ON search_versions (document_id)",

@@ -32,6 +32,9 @@ from monitor.search import index
 from monitor.search.keys import document_tokens, query_tokens
 
 CHUNK = 100  # candidates loaded per query
+# Seconds of exact matching a console preview spends before it estimates the rest: the
+# first matches show within it, and typing stays responsive (bench/preview.py).
+CONSOLE_BUDGET = 0.25
 
 
 @dataclass
