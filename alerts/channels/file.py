@@ -15,17 +15,15 @@ either no file or the whole digest, never part of one. Failure categories:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import re
-import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
 from alerts.channels import ChannelKind, Context, Sender
 from alerts.message import Message, Outcome
 from monitor.config.channels import FileChannel
+from monitor.files import write_atomically
 
 # Anything outside this set (a path separator above all) becomes "_" in a file name.
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -53,44 +51,10 @@ def write_digest_file(folder: Path, message: Message, *, extension: str) -> Outc
     target = folder / digest_file_name(message, extension)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(target, message.parts["file"].encode("utf-8"))
+        write_atomically(target, message.parts["file"].encode("utf-8"))
     except OSError as exc:
         return Outcome.failure("io", f"cannot write {target}: {exc.strerror or exc}")
     return Outcome.success(detail=str(target))
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    # Hidden and ending in .tmp, so a reader listing "*.md" never picks it up; random,
-    # so two writers of the same digest never share one.
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    # os.open with 0o666 lets the umask decide the mode, as for any other new file
-    # (tempfile would make it 0o600).
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            # On disk before the rename, or a crash could leave a complete name on empty data.
-            os.fsync(stream.fileno())
-        temporary.replace(target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-    _sync_folder(target.parent)
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the rename itself durable; best effort where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _stamp(created_at: str) -> str:

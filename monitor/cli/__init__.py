@@ -31,6 +31,8 @@ COMMANDS = {
     "concepts": "monitor.cli.concepts:concepts",
     "status": "monitor.cli.status:status",
     "deliveries": "monitor.cli.deliveries:deliveries",
+    "feeds": "monitor.cli.feeds:feeds",
+    "web": "monitor.cli.web:web",
 }
 
 
