@@ -149,7 +149,13 @@ class RuleSettings(Section):
 
 
 class HttpSettings(Section):
-    # Where /healthz, /readyz and /metrics listen; off unless set, e.g. "127.0.0.1:8089".
+    # The old key of [web] listen (the probes alone); now an alias of it.
+    listen: Listen | None = None
+
+
+class WebSettings(Section):
+    # Where the console, the API and /healthz, /readyz, /metrics listen; off unless set,
+    # e.g. "127.0.0.1:8080" (beyond loopback only with MONITOR_WEB_TOKEN set).
     listen: Listen | None = None
 
 
@@ -186,6 +192,7 @@ class Settings(Section):
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     feeds: list[FeedSettings] = Field(default_factory=list)
@@ -210,6 +217,11 @@ class Settings(Section):
                         f"{section}[{seen[item.name]}]"
                     )
                 seen.setdefault(item.name, index)
+        if self.http.listen and self.web.listen and self.http.listen != self.web.listen:
+            problems.append(
+                "http.listen: replaced by web.listen (which serves the probes too); "
+                "keep only [web] listen"
+            )
         channel_names = [c.name for c in self.channels]
         for position, channel in enumerate(self.health.channels):
             if channel not in channel_names:
@@ -227,6 +239,16 @@ class Settings(Section):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    @property
+    def web_listen(self) -> tuple[str, str] | None:
+        """Where the web application listens, and the key that says so ([http] listen is
+        the old name of [web] listen)."""
+        if self.web.listen:
+            return self.web.listen, "[web] listen"
+        if self.http.listen:
+            return self.http.listen, "[http] listen"
+        return None
 
     def path(self, value: Path) -> Path:
         """``value`` taken relative to the config file's folder."""

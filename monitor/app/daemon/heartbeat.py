@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.app.ops_http import Health
+from monitor.app.health import Health
 
 log = logging.getLogger("monitor.daemon")
 

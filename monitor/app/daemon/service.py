@@ -40,8 +40,8 @@ from monitor.app.daemon.heartbeat import Liveness, iso, write_heartbeat
 from monitor.app.daemon.reload import Reloader, activate_rules, matching_changed
 from monitor.app.daemon.runtime import Runtime, enabled_feeds
 from monitor.app.daemon.tasks import Tasks
+from monitor.app.health import Health
 from monitor.app.metrics import Metrics
-from monitor.app.ops_http import Health, OpsServer
 from monitor.app.scheduler import make_scheduler
 from monitor.app.wiring import open_log
 from monitor.app.workers import start_pool, warm
@@ -49,6 +49,9 @@ from monitor.config.settings import Settings
 from monitor.eventlog.leases import Leases, heartbeat, leave, new_worker_id
 from monitor.eventlog.recorder import Clock, Recorder, utc_now
 from monitor.seeds.ingest import ingest_seeds
+from monitor.web.app import make_app
+from monitor.web.context import WebContext
+from monitor.web.server import WebServer
 
 log = logging.getLogger("monitor.daemon")
 
@@ -133,7 +136,7 @@ class Daemon:
                 self.reloader.request()
         self.feeds.start(self.pool)
         runtime.metrics.watch(runtime.recorder.store)
-        ops = self._start_ops()
+        web = self._start_web()
         self._schedule()
         runtime.scheduler.start()
         log.info(
@@ -144,7 +147,7 @@ class Daemon:
         runtime.tasks.spawn(self._seeds())
         self.liveness.ready = True
         await runtime.tasks.stopping.wait()
-        await self._shutdown(ops)
+        await self._shutdown(web)
 
     def _stopped_while_starting(self) -> bool:
         sig = signals.stop_requested()
@@ -157,14 +160,14 @@ class Daemon:
         log.info("%s: stopping (work in flight gets %gs)", sig.name, grace)
         self.runtime.tasks.stopping.set()
 
-    async def _shutdown(self, ops: OpsServer | None) -> None:
+    async def _shutdown(self, web: WebServer | None) -> None:
         runtime = self.runtime
         self.liveness.ready = False
         runtime.scheduler.shutdown(wait=False)
         await runtime.tasks.drain(runtime.settings.daemon.shutdown_grace)
         await self.feeds.close()
-        if ops is not None:
-            ops.close()
+        if web is not None:
+            web.close()
         leave(runtime.recorder.store, runtime.worker_id)
         self._heartbeat(stopped=True)
         log.info("monitor stopped")
@@ -244,12 +247,17 @@ class Daemon:
         if report.matched:
             self.digests.flush_soon()
 
-    def _start_ops(self) -> OpsServer | None:
-        listen = self.runtime.settings.http.listen
-        if listen is None:
+    def _start_web(self) -> WebServer | None:
+        """The console, the API and the probes, when [web] listen is set (checked with the
+        rest of the configuration in ``run``: beyond loopback only with a token)."""
+        where = self.runtime.settings.web_listen
+        if where is None:
             return None
-        server = OpsServer(listen, self.runtime.metrics, self.health)
+        listen, key = where
+        context = WebContext(self.config_file, metrics=self.runtime.metrics, health=self.health)
+        server = WebServer(make_app(context), listen, key)
         server.start()
+        context.warm()
         return server
 
     def _heartbeat(self, *, stopped: bool = False) -> None:

@@ -1,0 +1,1 @@
+"""The web console and the JSON API (Starlette on uvicorn), with the operators' probes."""
