@@ -70,6 +70,7 @@ channels = ["hook"]
 name = "files"
 type = "file"
 path = "digests"
+include_backfill = true
 
 [[channels]]
 name = "hook"

@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.app.metrics import Metrics
 from monitor.app.health import Health
+from monitor.app.metrics import Metrics
 from monitor.app.wiring import open_log, recorder_for
 from monitor.errors import MonitorError
 from monitor.eventlog.events import (
