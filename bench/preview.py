@@ -193,7 +193,8 @@ def main() -> None:
         size = index_size(recorder, url)
         print(f"index size: {size * per / 2**20:.1f} MB per 10,000 documents")
         recorder.store.dispose()
-    ingest_with_and_without(args.ingest_feeds, args.repeat_ingest)
+    if args.repeat_ingest:
+        ingest_with_and_without(args.ingest_feeds, args.repeat_ingest)
 
 
 def ingest_with_and_without(feeds: int, repeat: int) -> None:

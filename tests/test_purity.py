@@ -66,8 +66,9 @@ EDGES = [
     "psycopg",
     "prometheus_client",
 ]
-# The shell and the command line: the only places that see both halves of the product.
-SHELL = ("monitor.app", "monitor.cli", "monitor.__main__")
+# The shell and its two faces, the command line and the web console: the only places that
+# see both halves of the product.
+SHELL = ("monitor.app", "monitor.cli", "monitor.web", "monitor.__main__")
 KERNEL = "monitor.eventlog"
 MAX_FILE_LINES = 450
 MAX_CLASS_LINES = 250

@@ -22,6 +22,9 @@ from daemonkit import Daemon, wait_until
 from feedserver import FeedServer
 from webhookreceiver import Respond, WebhookReceiver
 
+from monitor.config.settings import settings_from_dict
+from monitor.errors import ConfigError
+
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_b61107c3d676957f.txt"
 RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Loopback News</title>
 <link>http://127.0.0.1/</link><description>d</description>
@@ -317,3 +320,23 @@ def test_listening_beyond_loopback_without_a_token_refuses_to_start(tmp_path: Pa
     )
     assert done.returncode == 2
     assert "[web] listen = '0.0.0.0:" in done.stderr and "MONITOR_WEB_TOKEN" in done.stderr
+
+
+def test_the_search_page_and_the_daemons_metrics(site: Site) -> None:
+    page = site.http.get("/search", params={"q": "Armenia AND Azerbaijan"})
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "<mark" in page.text and "Azerbejdżanu" in page.text
+    hostile = site.http.get("/search", params={"q": '"<script>alert(1)</script>"'})
+    assert "<script>alert(1)</script>" not in hostile.text  # the query is escaped back
+    metrics = site.http.get("/metrics")
+    assert metrics.status_code == 200 and "monitor_polls_total" in metrics.text
+    assert "monitor_documents_stored" in metrics.text
+    assert site.http.get("/readyz").json()["status"] == "ok"
+
+
+def test_http_listen_is_the_old_name_of_web_listen(tmp_path: Path) -> None:
+    old = settings_from_dict({"http": {"listen": "127.0.0.1:8089"}}, source="c", base_dir=tmp_path)
+    assert old.web_listen == ("127.0.0.1:8089", "[http] listen")
+    both = {"http": {"listen": "127.0.0.1:8089"}, "web": {"listen": "127.0.0.1:8080"}}
+    with pytest.raises(ConfigError, match=r"http\.listen: replaced by web\.listen"):
+        settings_from_dict(both, source="c", base_dir=tmp_path)
