@@ -7,6 +7,7 @@ rules it writes are read back from config.toml and by `monitor rules list`.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -340,3 +341,35 @@ def test_http_listen_is_the_old_name_of_web_listen(tmp_path: Path) -> None:
     both = {"http": {"listen": "127.0.0.1:8089"}, "web": {"listen": "127.0.0.1:8080"}}
     with pytest.raises(ConfigError, match=r"http\.listen: replaced by web\.listen"):
         settings_from_dict(both, source="c", base_dir=tmp_path)
+
+
+def test_console_forms_need_their_csrf_token_and_edit_in_place(site: Site) -> None:
+    page = site.http.get("/rules/aa")
+    assert page.status_code == 200 and 'value="Armenia AND Azerbaijan"' in page.text
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+    version = re.search(r'name="version" value="([0-9a-f]+)"', page.text)
+    assert csrf and version
+    form = {"q": "Armenia AND Azerbaijan", "name": "aa", "channels": "hook", "schedule": "hourly"}
+    forged = site.http.post("/rules/aa", data={**form, "version": version[1]})
+    assert forged.status_code == 403
+    saved = site.http.post(
+        "/rules/aa", data={**form, "version": version[1], "csrf": csrf[1], "enabled": "true"}
+    )
+    assert saved.status_code == 303 and "saved%20rule" in saved.headers["location"]
+    rule = tomllib.loads(site.config.read_text(encoding="utf-8"))["rules"][0]
+    assert rule == {
+        "name": "aa",
+        "query": "Armenia AND Azerbaijan",
+        "channels": ["hook"],
+        "schedule": "hourly",
+    }
+    stale = site.http.post("/rules/aa", data={**form, "version": version[1], "csrf": csrf[1]})
+    assert stale.status_code == 409 and "changed on disk since it was read" in stale.text
+    back = {
+        **form,
+        "schedule": "immediate",
+        "version": site.version(),
+        "csrf": csrf[1],
+        "enabled": "true",
+    }
+    assert site.http.post("/rules/aa", data=back).status_code == 303
