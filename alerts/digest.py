@@ -18,8 +18,6 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.dedupe import group_near_duplicates
-
 # uuid5 namespace for digest ids (fixed: ids must not change between releases).
 DIGEST_NAMESPACE = uuid.UUID("6b1f0c52-4f1e-4d3e-9a53-0e7c2b9d8a11")
 
@@ -82,6 +80,9 @@ def build_digest(
         return None
     newest = sorted(fresh.values(), key=lambda m: (m.published, m.seq), reverse=True)
     by_id = {m.document_id: m for m in newest}
+    # numpy, which grouping uses, loads with the first digest: `monitor status` never needs it.
+    from alerts.dedupe import group_near_duplicates
+
     groups = group_near_duplicates([(m.document_id, f"{m.title}\n{m.text}") for m in newest])
     entries = [
         Entry(by_id[str(group[0])], tuple(by_id[str(key)] for key in group[1:])) for group in groups

@@ -5,13 +5,12 @@ Exit codes (a contract): 0 success, 2 bad usage or invalid configuration,
 does not already decide. One module per command or group of commands;
 ``context`` holds what they share (the config file, the settings, the log),
 ``output`` how they print. A command's module is imported when that command
-runs (see :data:`COMMANDS`), so ``monitor events`` does not pay for loading the
-feed pipeline, the daemon and the outbox.
+runs (see :data:`COMMANDS` and :mod:`monitor.cli.lazy`), so ``monitor events`` does not
+pay for loading the feed pipeline, the daemon and the outbox.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 
@@ -19,6 +18,7 @@ import click
 
 from monitor.app.logs import configure_logging
 from monitor.cli.context import App
+from monitor.cli.lazy import LazyGroup
 from monitor.errors import ConfigError, MonitorError, QueryError, UsageError
 
 # Command -> "module:attribute" of its click command.
@@ -36,22 +36,27 @@ COMMANDS = {
 }
 
 
-class _Commands(click.Group):
-    """A group whose commands are imported when asked for (click's lazy-loading recipe)."""
+# Command -> its summary in `monitor --help`: the first line of its docstring.
+SUMMARIES = {
+    "concepts": "The concept registry: what rule words name, in every language.",
+    "deliveries": "Digests and their delivery state, newest first; 'retry ID' retries an abandoned one.",
+    "events": "Print the event log, oldest first.",
+    "feeds": "Subscriptions: add a feed by its site's address, import or export OPML.",
+    "ingest": "Ingest documents from files or folders now (.txt .md .html .json .jsonl).",
+    "replay": "Drop every projection and rebuild it from the event log, the search index too.",
+    "rules": "Watch rules: list, preview, explain and backfill.",
+    "run": "The daemon: poll feeds, match rules and send digests on schedule until SIGTERM.",
+    "status": "Feeds' health and schedule, pending and abandoned deliveries, the daemon's heartbeat.",
+    "web": "Serve the console and the API until SIGTERM or SIGINT.",
+}
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in COMMANDS:
-            return None
-        module, _, name = COMMANDS[cmd_name].partition(":")
-        command = getattr(importlib.import_module(module), name)
-        assert isinstance(command, click.Command)
-        return command
-
-
-@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    summaries=SUMMARIES,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--config",
     metavar="PATH",

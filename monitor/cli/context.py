@@ -6,14 +6,15 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
-from monitor.app.wiring import opened_log
-from monitor.config.redaction import hide
-from monitor.config.secrets import values
-from monitor.config.settings import Settings, config_path, load_settings
-from monitor.eventlog.recorder import Recorder
+from monitor.config.paths import config_path
+
+if TYPE_CHECKING:
+    from monitor.config.settings import Settings
+    from monitor.eventlog.recorder import Recorder
 
 
 class App:
@@ -24,6 +25,12 @@ class App:
 
     @property
     def settings(self) -> Settings:
+        # Imported on first use: `monitor --help` and a bad command line need neither
+        # pydantic nor the database (tests/test_startup.py).
+        from monitor.config.redaction import hide
+        from monitor.config.secrets import values
+        from monitor.config.settings import load_settings
+
         if self._settings is None:
             self._settings = load_settings(self.config_file)
             # From here on, no log line (ours or a library's) can carry them.
@@ -33,6 +40,8 @@ class App:
     @contextmanager
     def log(self) -> Iterator[Recorder]:
         """The configured database, brought up to date, for the length of the command."""
+        from monitor.app.wiring import opened_log
+
         settings = self.settings
         with opened_log(settings.store_url, busy_timeout=settings.store.busy_timeout) as recorder:
             yield recorder

@@ -8,11 +8,8 @@ import click
 import orjson
 from rich.table import Table
 
-from alerts.channels import Channels
-from alerts.outbox.commands import request_retry
 from alerts.outbox.folds import DELIVERED, STATES
 from alerts.outbox.queries import DeliveryRecord, list_deliveries
-from monitor.app.preflight import preflight
 from monitor.cli.context import App, pass_app
 from monitor.cli.output import print_table
 
@@ -76,6 +73,11 @@ def _when(record: DeliveryRecord) -> str:
 @pass_app
 def deliveries_retry(app: App, digest_id: str) -> None:
     """Try DIGEST_ID (an abandoned or waiting digest; a prefix is enough) again now."""
+    # The channels (httpx, smtplib, Jinja2) load for a retry only: listing needs none of them.
+    from alerts.channels import Channels
+    from alerts.outbox.commands import request_retry
+    from monitor.app.preflight import preflight
+
     preflight(app.settings, str(app.config_file))
     with app.log() as recorder:
         record, attempts = request_retry(recorder, Channels.of(app.settings), digest_id)

@@ -32,11 +32,10 @@ from monitor.config.fields import (
     Size,
     within,
 )
+from monitor.config.paths import CONFIG_ENV, DEFAULT_CONFIG, config_path  # noqa: F401  (re-exported)
 from monitor.config.redaction import shown_url
 from monitor.errors import ConfigError
 
-DEFAULT_CONFIG = "config.toml"
-CONFIG_ENV = "MONITOR_CONFIG"
 STORE_URL_ENV = "MONITOR_STORE_URL"
 
 
@@ -265,11 +264,6 @@ class Settings(Section):
             if path != ":memory:":
                 return "sqlite:///" + str(self.path(Path(path)).resolve())
         return url
-
-
-def config_path(option: str | None) -> Path:
-    """The config file: ``--config``, else ``$MONITOR_CONFIG``, else ``./config.toml``."""
-    return Path(option or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
 
 
 def load_settings(path: Path) -> Settings:

@@ -4,7 +4,8 @@ Each version of a document (``DocumentIngested``, ``DocumentRevised``) is filed 
 tokens (:mod:`monitor.search.keys`). SQLite keeps them in an FTS5 table without content or
 positions (``search_index``, rowid = the version's seq) beside ``search_versions`` (seq ->
 document id, one row per current version); PostgreSQL in an ``integer[]`` column with a GIN
-index (the tokens as numbers: a ``tsvector`` of the same tokens took six times the room). A query's tokens give the candidate documents, newest first, in milliseconds; the
+index (the tokens as numbers: a ``tsvector`` of the same tokens took twice the room). A
+query's tokens give the candidate documents, newest first, in milliseconds; the
 exact matcher decides on those alone.
 
 The tokens come from the analysis the matcher did anyway: live ingestion hands them over
@@ -240,7 +241,7 @@ def _write(conn: Connection, rows: Sequence[tuple[int, str, str]]) -> None:
 
 def _numbers(tokens: str) -> list[int]:
     """Tokens as PostgreSQL integers (the CRC-32 less 2**31, to fit a signed int4): an array
-    of them with a GIN index is a sixth of the size of the same tokens in a tsvector."""
+    of them with a GIN index takes half the room of the same tokens in a tsvector."""
     return [int(token[1:], 16) - 2**31 for token in tokens.split()]
 
 
