@@ -38,6 +38,7 @@ from monitor.feeds.extractor import Extractor
 from monitor.feeds.fetch import FetchLimits, FetchResult, fetch, make_client, redact_url
 from monitor.feeds.fulltext import FullText, RateLimiter, full_texts
 from monitor.feeds.parse import MAX_ENTRIES, parse_feed
+from monitor.feeds.seen import SeenEntries, entry_digest
 from monitor.readmodels.documents import known_documents
 from monitor.readmodels.feeds import FeedState, feed_states
 from monitor.rules.matcher import Match, match_documents
@@ -71,6 +72,10 @@ class Parsed:
     dropped: int = 0  # entries past [fetch] max_entries
     # The search index's tokens of each document, from the analysis that matched it.
     index: IndexTexts | None = None
+    # Digests of every entry read (monitor.feeds.seen), and how many of them were in the
+    # feed's last recorded poll and so were neither normalised nor matched again.
+    seen: frozenset[int] = frozenset()
+    skipped: int = 0
 
 
 def parse_and_normalise(
@@ -81,17 +86,35 @@ def parse_and_normalise(
     language: str | None,
     fetched_at: datetime,
     max_entries: int = MAX_ENTRIES,
+    known: frozenset[int] = frozenset(),
 ) -> Parsed:
-    """Parse a feed body, normalise its entries and match them; runs in a worker process."""
+    """Parse a feed body, normalise its entries and match them; runs in a worker process.
+
+    Entries whose digest is in ``known`` (the feed's last recorded poll) are skipped.
+    """
     parsed = parse_feed(body, headers, url, max_entries=max_entries)
-    documents = []
+    documents, seen, skipped = [], set(), 0
     for entry in parsed.entries:
+        digest = entry_digest(entry)
+        seen.add(digest)
+        if digest in known:
+            skipped += 1
+            continue
         if language and not entry.language:
             entry = dataclasses.replace(entry, language=language)
         documents.append(normalise_entry(entry, source=feed, fetched_at=fetched_at))
     matches, index = match_documents(documents)
     heap.give_back()  # what parsing a large feed took, not kept for the worker's life
-    return Parsed(parsed.format, parsed.warning, documents, matches, parsed.dropped, index)
+    return Parsed(
+        parsed.format,
+        parsed.warning,
+        documents,
+        matches,
+        parsed.dropped,
+        index,
+        frozenset(seen),
+        skipped,
+    )
 
 
 def fetch_limits(settings: FetchSettings) -> FetchLimits:
@@ -153,6 +176,7 @@ class Poller:
         # Article pages are read by this one (a daemon keeps one across reloads), or by one
         # made for each call of poll(); either starts its process at the first page only.
         self.extractor = extractor
+        self.seen = SeenEntries()
 
     async def poll(
         self, feeds: Sequence[FeedSettings], *, client: httpx.AsyncClient | None = None
@@ -247,6 +271,7 @@ class Poller:
             feed.language,
             fetched_at,
             self.settings.max_entries,
+            self.seen.known(feed),
         )
         if self.executor is None:
             return parse_and_normalise(*args)
@@ -314,10 +339,10 @@ class Poller:
                     status=result.status,
                     final_url=shown_url(result.url),
                     format=parsed.format,
-                    entries=len(parsed.documents),
+                    entries=len(parsed.documents) + parsed.skipped,
                     new=plan.new,
                     revised=plan.revised,
-                    unchanged=plan.unchanged + plan.duplicates,
+                    unchanged=plan.unchanged + plan.duplicates + parsed.skipped,
                     elapsed=round(elapsed, 3),
                     etag=result.etag,
                     last_modified=result.last_modified,
@@ -331,10 +356,11 @@ class Poller:
         recorded = record_documents(
             self.recorder, parsed.documents, summary, parsed.matches, parsed.index
         )
+        self.seen.remember(feed, parsed.seen)  # recorded: the next poll may skip these
         log.info(
             "feed %s: %d entries, %d new, %d revised",
             feed.name,
-            len(parsed.documents),
+            len(parsed.documents) + parsed.skipped,
             recorded.new,
             recorded.revised,
         )
