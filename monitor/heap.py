@@ -9,11 +9,11 @@ Elsewhere than glibc this is a no-op.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
 import time
 from collections.abc import Callable
+
+from monitor.libc import libc
 
 INTERVAL = 30.0  # seconds
 
@@ -22,12 +22,7 @@ _last = [0.0]
 
 @functools.cache
 def _trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-    except OSError:
-        return None
-    trim = getattr(libc, "malloc_trim", None)
+    trim = getattr(libc(), "malloc_trim", None)
     return trim if callable(trim) else None
 
 

@@ -9,21 +9,17 @@ which ten thousand rules could never be pickled per task.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import gc
 import multiprocessing
 import os
-import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 
 from monitor.app.signals import default
+from monitor.libc import die_with_parent
 
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 ORPHAN_CHECK = 0.25  # seconds between a worker's looks at its parent
 
 
@@ -57,9 +53,7 @@ def _worker_init(parent: int) -> None:
     ``getppid`` changes), within ORPHAN_CHECK.
     """
     default()
-    if sys.platform == "linux":
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    die_with_parent()
     if os.getppid() != parent:  # the parent died before the line above
         os._exit(1)
     threading.Thread(target=_watch_parent, args=(parent,), name="orphan-watch", daemon=True).start()

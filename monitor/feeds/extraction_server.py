@@ -19,8 +19,6 @@ die with their parent (PR_SET_PDEATHSIG), and a child cannot use more CPU than i
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import math
 import os
@@ -34,9 +32,9 @@ import time
 from dataclasses import dataclass, field
 
 from monitor.feeds.article import FullText, extract_page
+from monitor.libc import die_with_parent
 
 HEADER = struct.Struct(">I")
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _READ = 1 << 16
 
 
@@ -64,12 +62,6 @@ def unframe(buffer: bytearray) -> list[object]:
         messages.append(pickle.loads(bytes(buffer[HEADER.size : HEADER.size + size])))
         del buffer[: HEADER.size + size]
     return messages
-
-
-def die_with_parent() -> None:
-    if sys.platform == "linux":
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 class Server:

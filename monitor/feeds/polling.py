@@ -332,26 +332,7 @@ class Poller:
         self, feed: FeedSettings, result: FetchResult, parsed: Parsed, elapsed: float
     ) -> PollOutcome:
         def summary(plan: Plan) -> list[Event]:
-            return [
-                FeedPolled(
-                    feed=feed.name,
-                    url=feed.shown_url,
-                    status=result.status,
-                    final_url=shown_url(result.url),
-                    format=parsed.format,
-                    entries=len(parsed.documents) + parsed.skipped,
-                    new=plan.new,
-                    revised=plan.revised,
-                    unchanged=plan.unchanged + plan.duplicates + parsed.skipped,
-                    elapsed=round(elapsed, 3),
-                    etag=result.etag,
-                    last_modified=result.last_modified,
-                    warning=parsed.warning,
-                    permanent_redirect=result.permanent_redirect
-                    and shown_url(result.permanent_redirect),
-                    dropped=parsed.dropped,
-                )
-            ]
+            return [polled_event(feed, result, parsed, plan, elapsed)]
 
         recorded = record_documents(
             self.recorder, parsed.documents, summary, parsed.matches, parsed.index
@@ -404,6 +385,29 @@ class Poller:
         return PollOutcome(
             feed.name, "failed", category=error.category, message=error.message, elapsed=elapsed
         )
+
+
+def polled_event(
+    feed: FeedSettings, result: FetchResult, parsed: Parsed, plan: Plan, elapsed: float
+) -> FeedPolled:
+    """The poll's event, once the plan says what its documents added."""
+    return FeedPolled(
+        feed=feed.name,
+        url=feed.shown_url,
+        status=result.status,
+        final_url=shown_url(result.url),
+        format=parsed.format,
+        entries=len(parsed.documents) + parsed.skipped,
+        new=plan.new,
+        revised=plan.revised,
+        unchanged=plan.unchanged + plan.duplicates + parsed.skipped,
+        elapsed=round(elapsed, 3),
+        etag=result.etag,
+        last_modified=result.last_modified,
+        warning=parsed.warning,
+        permanent_redirect=result.permanent_redirect and shown_url(result.permanent_redirect),
+        dropped=parsed.dropped,
+    )
 
 
 def _headers(feed: FeedSettings) -> dict[str, str]:
