@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from monitor.app.daemon.service import Daemon
 from monitor.app.logs import configure_logging
 from monitor.app.once import CycleReport, run_once
 from monitor.app.preflight import preflight
@@ -38,6 +37,9 @@ def run(app: App, once: bool, log_format: str) -> None:
         # A service logs what it does (INFO) unless asked for less with -q… or more with -vv.
         configure_logging(min(app.log_level, logging.INFO), log_format)  # type: ignore[arg-type]
         preflight(app.settings, str(app.config_file))
+        # The daemon (its scheduler, the web console) loads for `run` only, not `run --once`.
+        from monitor.app.daemon.service import Daemon
+
         with run_lock(app.settings.store_url, "run"):
             Daemon(app.config_file, app.settings).run()
         return
