@@ -24,6 +24,7 @@ Keywords are uppercase only: ``and``, ``or``, ``not`` and ``near`` are words.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -121,8 +122,13 @@ _NAMES: dict[type[Node], str] = {Not: "NOT", Lang: "lang:", Title: "title:", And
 _TERM_STARTS = frozenset({"word", "prefix", "phrase", "field", "(", "NOT"})
 
 
+@functools.lru_cache(maxsize=20_000)
 def parse_query(text: str) -> Node:
-    """The AST of ``text``; raises :class:`QueryError` naming the position and what was expected."""
+    """The AST of ``text``; raises :class:`QueryError` naming the position and what was expected.
+
+    Remembered (the nodes are frozen): a run reads each rule's query three times, for the
+    settings, the rule's record and its compilation; an error is not remembered.
+    """
     if not text.strip():
         raise query_error(0, f"empty query, expected {_TERM}")
     node = _Parser(tokenize_query(text)).parse()
