@@ -1,6 +1,6 @@
 """Benchmark: the daemon's poll cycle, its latency, and its memory over time.
 
-    .venv/bin/python bench/daemon.py cycle   [--feeds 1000] [--items 50] [--delay 0.2]
+    .venv/bin/python bench/daemon.py cycle   [--feeds 1000] [--items 50] [--delay 0.2] [--publishers N]
     .venv/bin/python bench/daemon.py latency [--trials 8] [--interval 5]
     .venv/bin/python bench/daemon.py memory  [--documents 100000] [--minutes 30] [--parse-workers N]
 
@@ -13,7 +13,9 @@ match, record), then a second cycle where every feed answers 304, then
 beside them, rss2email's way: a sequential loop of fetch + feedparser.parse
 over a sample of the same URLs (100 by default; 1,000 x 200 ms would take
 minutes), scaled to the same count. Fetch concurrency 200 and per_host 200:
-the one local host stands in for 1,000 distant ones.
+the one local host stands in for 1,000 distant ones. With --publishers N the feeds
+are spread over N loopback addresses (127.0.0.2 ...), a few feeds each, and the default
+fetch limits apply, as on the web.
 
 latency: the real daemon (a subprocess) polling a feed every --interval
 seconds with an immediate rule and a webhook channel; items appear at random
@@ -60,18 +62,23 @@ from monitor.rules.rulebook import build_matcher, sync_rules  # noqa: E402
 
 
 class SlowServer:
-    def __init__(self, feeds: int, items: int, delay: float) -> None:
+    def __init__(self, feeds: int, items: int, delay: float, publishers: int = 0) -> None:
         command = [
             sys.executable, str(ROOT / "bench" / "slowserver.py"),
             "--feeds", str(feeds), "--items", str(items), "--delay", str(delay),
+            "--publishers", str(publishers),
         ]  # fmt: skip
+        self.publishers = publishers
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         self.port = int(self.process.stdout.readline())
 
     def url(self, feed: int, generation: int = 0) -> str:
         query = f"?gen={generation}" if generation else ""
-        return f"http://127.0.0.1:{self.port}/feed/{feed}.xml{query}"
+        # With publishers, feed i lives on 127.0.0.(2 + i % publishers): many hosts, each
+        # with a few feeds, as on the web.
+        host = f"127.0.0.{2 + feed % self.publishers}" if self.publishers else "127.0.0.1"
+        return f"http://{host}:{self.port}/feed/{feed}.xml{query}"
 
     def close(self) -> None:
         self.process.terminate()
@@ -79,10 +86,11 @@ class SlowServer:
 
 
 def cycle(args: argparse.Namespace) -> None:
-    server = SlowServer(args.feeds, args.items, args.delay)
+    server = SlowServer(args.feeds, args.items, args.delay, args.publishers)
     try:
         with tempfile.TemporaryDirectory() as folder:
             settings = bench_settings(server, args.feeds, Path(folder))
+            fetch = settings.fetch
             # As the daemon runs a cycle: rules compiled, parse workers forked, one client.
             store = open_log(settings.store_url).store
             recorder = recorder_for(store)
@@ -114,7 +122,8 @@ def cycle(args: argparse.Namespace) -> None:
     new = sum(p.new for p in first)
     print(
         f"first cycle: {args.feeds} feeds x {args.items} items, {args.delay * 1000:.0f} ms each, "
-        f"concurrency {settings.fetch.concurrency}: {first_seconds:.1f} s "
+        f"{args.publishers or 1} publisher(s), concurrency {fetch.concurrency}, "
+        f"per_host {fetch.per_host}: {first_seconds:.1f} s "
         f"({sum(p.outcome == 'polled' for p in first)} polled, {new:,} new documents)"
     )
     print(
@@ -137,8 +146,9 @@ def bench_settings(server: SlowServer, feeds: int, folder: Path, generation: int
         {
             "store": {"url": "sqlite:///monitor.db"},
             "seeds": {"paths": []},
-            # One local host stands in for a thousand distant ones.
-            "fetch": {"concurrency": 200, "per_host": 200},
+            # With one local host standing in for a thousand distant ones, the limits are
+            # raised; with publishers (one address each) the defaults apply.
+            "fetch": {} if server.publishers else {"concurrency": 200, "per_host": 200},
             "feeds": [
                 {"name": f"f{i}", "url": server.url(i, generation), "interval": "15m"}
                 for i in range(feeds)
@@ -319,6 +329,12 @@ def main() -> None:
     one.add_argument("--items", type=int, default=50)
     one.add_argument("--delay", type=float, default=0.2)
     one.add_argument("--sequential-sample", type=int, default=100)
+    one.add_argument(
+        "--publishers",
+        type=int,
+        default=0,
+        help="feeds spread over N loopback addresses 127.0.0.2...; the default fetch limits",
+    )
     two = sub.add_parser("latency")
     two.add_argument("--trials", type=int, default=8)
     two.add_argument("--interval", type=float, default=5)

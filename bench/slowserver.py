@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import functools
 import hashlib
+import socket
 import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -125,9 +126,21 @@ async def main() -> None:
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--publishers",
+        type=int,
+        default=0,
+        help="also listen on 127.0.0.2 ... 127.0.0.(N+1), one address a publisher",
+    )
     args = parser.parse_args()
     server = Server(args.feeds, args.items, args.delay)
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", args.port, backlog=4096)
+    hosts = ["127.0.0.1", *(f"127.0.0.{2 + n}" for n in range(args.publishers))]
+    port = args.port
+    if port == 0 and args.publishers:  # one port on every address
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.2", 0))
+            port = probe.getsockname()[1]
+    listener = await asyncio.start_server(server.handle, hosts, port, backlog=4096)
     print(listener.sockets[0].getsockname()[1], flush=True)
     async with listener:
         await listener.serve_forever()

@@ -78,7 +78,7 @@ class FetchSettings(Section):
     max_redirects: int = Field(default=5, ge=0, le=20)
     # Entries read per poll (newest first); the rest are counted on FeedPolled.dropped.
     max_entries: int = Field(default=500, ge=1, le=100_000)
-    concurrency: int = Field(default=16, ge=1, le=256)
+    concurrency: int = Field(default=64, ge=1, le=256)
     per_host: int = Field(default=2, ge=1, le=256)
     # A failing feed waits twice as long after each failure (from its interval), up to this;
     # it is never dropped. A server's Retry-After (429/503) is honoured within it.
