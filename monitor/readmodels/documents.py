@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -82,6 +82,23 @@ def stored_documents(
         if len(rows) < batch:
             return
         last = rows[-1]["first_seq"]
+
+
+def newest_ids(
+    conn: Connection, *, source: str | None = None, limit: int | None = None
+) -> list[str]:
+    """Stored documents' ids, newest first (of one source, at most ``limit``)."""
+    column = documents_table.c
+    query = sa.select(column.document_id).order_by(column.first_seq.desc()).limit(limit)
+    if source is not None:
+        query = query.where(column.source == source)
+    return [str(row[0]) for row in conn.execute(query)]
+
+
+def documents_in_order(conn: Connection, ids: Sequence[str]) -> list[Document]:
+    """The stored documents of ``ids``, in that order (ids not stored are left out)."""
+    found = {d.document_id: d for d in stored_documents(conn, ids=ids, batch=max(len(ids), 1))}
+    return [found[i] for i in ids if i in found]
 
 
 def count_documents(conn: Connection) -> int:

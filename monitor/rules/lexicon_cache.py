@@ -62,7 +62,7 @@ def cached_lexicon(
     changes: Mapping[str, Mapping[str, Iterable[str]]],
 ) -> Lexicon:
     """The shipped registry with the user's changes, compiled, from the cache if it is there."""
-    path = cache_folder() / f"lexicon-{_key(aliases, changes)}.marshal"
+    path = cache_folder() / f"lexicon-{lexicon_key(aliases, changes)}.marshal"
     try:
         return from_plain(marshal.loads(path.read_bytes()))
     except FileNotFoundError:
@@ -77,20 +77,25 @@ def cached_lexicon(
 
 def lexicon_key(aliases: Mapping[str, Any], changes: Mapping[str, Any]) -> str:
     """What the compiled lexicon of these user changes depends on, as a short digest."""
-    return _key(aliases, changes)
-
-
-def _key(aliases: Mapping[str, Any], changes: Mapping[str, Any]) -> str:
-    digest = hashlib.sha256()
-    data = resources.files("monitor") / "data" / "concepts" / "registry.json.gz"
-    digest.update(data.read_bytes())
+    digest = hashlib.sha256(_shipped())
     user = json.dumps([aliases, changes], sort_keys=True, ensure_ascii=False, default=list)
     digest.update(user.encode())
+    return digest.hexdigest()[:20]
+
+
+@functools.cache
+def _shipped() -> bytes:
+    """The digest of what ships: the registry, the stemmer's version and the code that
+    compiles the tables (a changed rule of folding or stemming recompiles). Read once per
+    process: the console asks for the key on every preview."""
+    digest = hashlib.sha256()
+    digest.update(
+        (resources.files("monitor") / "data" / "concepts" / "registry.json.gz").read_bytes()
+    )
     digest.update(f"{FORMAT}:{metadata.version('PyStemmer')}".encode())
-    # The code that compiles the tables: a changed rule of folding or stemming recompiles.
     for module in _COMPILERS:
         digest.update((resources.files("monitor") / "rules" / module).read_bytes())
-    return digest.hexdigest()[:20]
+    return digest.digest()
 
 
 def _save(path: Path, plain: Any) -> None:

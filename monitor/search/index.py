@@ -200,17 +200,12 @@ def drop(conn: Connection) -> None:
 def _reset(conn: Connection, fingerprint: str) -> None:
     drop(conn)
     ensure(conn)
-    conn.exec_driver_sql(
-        "INSERT INTO search_state (id, seq, fingerprint) VALUES (1, 0, ?)"
-        if conn.dialect.paramstyle == "qmark"
-        else "INSERT INTO search_state (id, seq, fingerprint) VALUES (1, 0, %s)",
-        (fingerprint,),
-    )
+    insert = "INSERT INTO search_state (id, seq, fingerprint) VALUES (1, 0, :fingerprint)"
+    conn.execute(sa.text(insert), {"fingerprint": fingerprint})
 
 
 def _advance(conn: Connection, seq: int) -> None:
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    conn.exec_driver_sql(f"UPDATE search_state SET seq = {mark} WHERE id = 1", (seq,))
+    conn.execute(sa.text("UPDATE search_state SET seq = :seq WHERE id = 1"), {"seq": seq})
 
 
 def _write(conn: Connection, rows: Sequence[tuple[int, str, str]]) -> None:

@@ -17,13 +17,11 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from monitor.documents.shapes import Document
 from monitor.eventlog.store import Store
-from monitor.readmodels.documents import count_documents, stored_documents
-from monitor.readmodels.tables import documents_table
+from monitor.readmodels.documents import count_documents, documents_in_order, newest_ids
 from monitor.rules.analysis import analyse
 from monitor.rules.lexicon import Lexicon
 from monitor.rules.matcher import Match, Matcher
@@ -109,11 +107,6 @@ def _documents(conn: Connection, ids: Sequence[str] | None) -> Iterator[Document
     """The candidates in the order given (newest first), or every stored document newest
     first; loaded a chunk at a time, so a preview that stops early read little."""
     if ids is None:
-        ids_query = sa.select(documents_table.c.document_id).order_by(
-            documents_table.c.first_seq.desc()
-        )
-        ids = [str(row[0]) for row in conn.execute(ids_query)]
+        ids = newest_ids(conn)
     for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        found = {d.document_id: d for d in stored_documents(conn, ids=chunk, batch=CHUNK)}
-        yield from (found[i] for i in chunk if i in found)
+        yield from documents_in_order(conn, ids[start : start + CHUNK])

@@ -29,7 +29,7 @@ from monitor.app.status import gather_status, load_heartbeat
 from monitor.app.subscriptions import add_feed, find_feeds
 from monitor.config import editing
 from monitor.errors import ConfigError, MonitorError, QueryError, SourceError, UsageError
-from monitor.search.preview import Preview
+from monitor.search.preview import CONSOLE_BUDGET, Preview
 from monitor.web.context import WebContext
 
 MAX_LIMIT = 500
@@ -87,7 +87,7 @@ def routes(context: WebContext) -> list[Route]:
             limit = min(int(request.query_params.get("limit", "20")), MAX_LIMIT)
         except ValueError:
             return error(400, "limit: not a number")
-        budget = None if request.query_params.get("exact") == "true" else 0.25
+        budget = None if request.query_params.get("exact") == "true" else CONSOLE_BUDGET
         try:
             result = context.searcher().preview(query, limit=max(limit, 1), budget=budget)
         except QueryError as problem:
@@ -103,9 +103,11 @@ def routes(context: WebContext) -> list[Route]:
         body = await _json(request)
         if isinstance(body, Response):
             return body
-        change = lambda: editing.add("rules", editing.rule_fields(body))  # noqa: E731
         return await _edit(
-            request, change, lambda s: _named(s.settings.rules, body.get("name")), 201
+            request,
+            lambda: editing.add("rules", editing.rule_fields(body)),
+            lambda s: _named(s.settings.rules, body.get("name")),
+            201,
         )
 
     def rule_get(request: Request) -> Response:

@@ -17,6 +17,7 @@ from monitor.errors import ConfigError, MonitorError, QueryError
 from monitor.readmodels.documents import stored_documents
 from monitor.rules.analysis import analyse
 from monitor.rules.explain import explain
+from monitor.search.preview import CONSOLE_BUDGET
 from monitor.web.console import Console, quote_notice
 
 
@@ -118,7 +119,7 @@ def routes(console: Console) -> list[Route]:
                 request, "preview.html", query=query, result=None, problem=None, position=None
             )
         try:
-            result = context.searcher().preview(query, limit=limit, budget=0.25)
+            result = context.searcher().preview(query, limit=limit, budget=CONSOLE_BUDGET)
         except QueryError as problem:
             return page(
                 request,
@@ -169,7 +170,7 @@ def routes(console: Console) -> list[Route]:
         values: dict[str, Any] = {"query": query, "result": None, "problem": None, "position": None}
         if query:
             try:
-                result = context.searcher().preview(query, limit=50, budget=0.25)
+                result = context.searcher().preview(query, limit=50, budget=CONSOLE_BUDGET)
                 values["result"] = result
                 values["items"] = [
                     {"document": d, "snippets": [mark_html(s) for s in m.snippets]}

@@ -6,7 +6,6 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -15,8 +14,7 @@ from monitor.app.status import gather_status, load_heartbeat
 from monitor.app.subscriptions import add_feed, export_opml, find_feeds, import_opml
 from monitor.config import editing
 from monitor.errors import ConfigError, MonitorError
-from monitor.readmodels.documents import stored_documents
-from monitor.readmodels.tables import documents_table
+from monitor.readmodels.documents import documents_in_order, newest_ids
 from monitor.web.auth import CSRF_FIELD
 from monitor.web.console import Console, quote_notice
 from monitor.web.context import WebContext
@@ -132,14 +130,5 @@ def routes(console: Console) -> list[Route]:
 
 
 def _latest(context: WebContext, source: str) -> list[Any]:
-    column = documents_table.c
     with context.recorder.store.reading() as conn:
-        query = (
-            sa.select(column.document_id)
-            .where(column.source == source)
-            .order_by(column.first_seq.desc())
-            .limit(LATEST)
-        )
-        ids = [str(row[0]) for row in conn.execute(query)]
-        found = {d.document_id: d for d in stored_documents(conn, ids=ids)}
-    return [found[i] for i in ids if i in found]
+        return documents_in_order(conn, newest_ids(conn, source=source, limit=LATEST))
